@@ -1,0 +1,42 @@
+# segkit: two commands set everything up — `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export MPLBACKEND := Agg
+
+.PHONY: demo test lab bench export sync-check clean
+
+# .venv with segkit editable and its dev tools; redone when the requirements change.
+$(STAMP): settings.ini setup.py
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m segkit.demo
+
+# notebooks and library in sync, then the notebooks' own tests, then the integration tests.
+test: $(STAMP) sync-check
+	$(BIN)/nbdev_test --n_workers 2 --timing
+	$(BIN)/python -m pytest -q tests/
+
+sync-check: $(STAMP)
+	$(BIN)/nbdev_export
+	@git diff --quiet -- segkit && test -z "$$(git status --porcelain -- segkit)" \
+	  || { echo "segkit/ is out of sync with nbs/: run 'nbdev_export' and commit notebooks and segkit/ together"; git status --short -- segkit; exit 1; }
+
+export: $(STAMP)
+	$(BIN)/nbdev_export
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab nbs/
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) _docs _proc .pytest_cache
