@@ -17,7 +17,7 @@ $(STAMP): settings.ini setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -c "from segkit.synthetic import demo; demo()"
+	$(BIN)/segkit demo
 
 # notebooks and library in sync, then the notebooks' own tests, then the integration tests.
 test: $(STAMP) sync-check
