@@ -5,10 +5,10 @@ Results go to reports/bench.md. Add a benchmark by adding a function to BENCHMAR
 import statistics, sys, tempfile, time
 from pathlib import Path
 
-from benchmarks import data_bench, train_bench
+from benchmarks import data_bench, train_bench, volume_bench
 
 BENCHMARKS = [data_bench.synthetic_generation, data_bench.phase3_loader, train_bench.phase3_step,
-              train_bench.trainer_overhead, train_bench.feature_cache]
+              train_bench.trainer_overhead, train_bench.feature_cache, volume_bench.sliding_window]
 
 
 def median_time(fn, repeats=5, warmup=1):
