@@ -42,7 +42,7 @@ def test_smoke_run_learns(smoke):
 
 def test_parameters_reach_the_run(smoke):
     cfg = load(smoke, "config.json")
-    assert cfg["run_name"] == RUN and cfg["params"]["dice_weight"] == 2.0 and cfg["params"]["compare_to"] is None
+    assert cfg["run_name"] == RUN and cfg["params"]["dice_weight"] == 2.0 and cfg["params"]["compare_to"] == []
     assert cfg["params"]["preset"] == "smoke" and cfg["model"]["trainable_params"] < 1_821_085
 
 
