@@ -22,10 +22,10 @@ from .io import atomic_write
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'OFFROAD_CLASSES', 'FACE_CLASSES', 'FACE_FLIP_PAIRS', 'MISSING_DATA_HINT', 'IMAGENET_MEAN',
            'IMAGENET_STD', 'AUGMENTATIONS', 'ClassInfo', 'DataError', 'LabelEncoder', 'read_rgb', 'read_raw_mask',
-           'read_palette_mask', 'pair_files', 'vit_size', 'HorizontalFlipSwap', 'face_flip_pairs', 'build_transforms',
-           'SegmentationDataset', 'offroad_split_dir', 'OffroadDataset', 'FaceParsingDataset', 'write_palette_mask',
-           'random_split_indices', 'offroad_train_val', 'face_train_val', 'class_stats', 'class_weights', 'seed_worker',
-           'make_loader', 'colorize', 'denormalize', 'show_batch']
+           'read_palette_mask', 'list_files', 'pair_files', 'vit_size', 'HorizontalFlipSwap', 'face_flip_pairs',
+           'build_transforms', 'SegmentationDataset', 'offroad_split_dir', 'OffroadDataset', 'FaceParsingDataset',
+           'write_palette_mask', 'random_split_indices', 'offroad_train_val', 'face_train_val', 'class_stats',
+           'class_weights', 'seed_worker', 'make_loader', 'colorize', 'denormalize', 'show_batch']
 
 # %% ../nbs/00_data.ipynb #4057a6d3
 IGNORE_INDEX = 255
@@ -117,7 +117,8 @@ def read_palette_mask(path: str | Path) -> np.ndarray:
 MISSING_DATA_HINT = ('See data/README.md for where to put each dataset, or run on generated data with '
                      'dataset="synthetic".')
 
-def _list_files(folder: Path, exts: Sequence[str]) -> dict[str, Path]:
+def list_files(folder: Path, exts: Sequence[str]) -> dict[str, Path]:
+    "Files of `folder` with one of the extensions `exts`, by stem; a missing or empty folder is a `DataError`."
     if not folder.is_dir():
         raise DataError(f"{folder} does not exist. {MISSING_DATA_HINT}")
     files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in exts}
@@ -128,7 +129,7 @@ def _list_files(folder: Path, exts: Sequence[str]) -> dict[str, Path]:
 def pair_files(image_dir: str | Path, mask_dir: str | Path, image_exts: Sequence[str] = (".png", ".jpg", ".jpeg"),
                mask_exts: Sequence[str] = (".png",)) -> list[tuple[Path, Path]]:
     "Sorted (image, mask) path pairs matched by file stem; every image needs a mask and vice versa."
-    images, masks = _list_files(Path(image_dir), image_exts), _list_files(Path(mask_dir), mask_exts)
+    images, masks = list_files(Path(image_dir), image_exts), list_files(Path(mask_dir), mask_exts)
     for what, have, lack, where in (("image", images, masks, mask_dir), ("mask", masks, images, image_dir)):
         orphans = sorted(set(have) - set(lack))
         if orphans:

@@ -24,9 +24,9 @@ from .synthetic import project_root, resolve_dataset
 from .trainer import Trainer
 
 # %% auto #0
-__all__ = ['CLASS_WEIGHTS', 'PRESETS', 'SMOKE', 'SMOKE_LR', 'SMOKE_EPOCHS', 'REAL_DATA_DIRS', 'SegExperiment', 'with_preset',
-           'validated', 'reports_dir', 'run_dir', 'find_runs', 'build_data', 'build_experiment_model',
-           'build_experiment_loss', 'KeyedDataset', 'CachedFeatureModel', 'use_feature_cache',
+__all__ = ['CLASS_WEIGHTS', 'PRESETS', 'SMOKE', 'SMOKE_LR', 'SMOKE_EPOCHS', 'REAL_DATA_DIRS', 'SegExperiment', 'coerce_param',
+           'with_preset', 'check_choice', 'validated', 'reports_dir', 'run_dir', 'find_runs', 'build_data',
+           'build_experiment_model', 'build_experiment_loss', 'KeyedDataset', 'CachedFeatureModel', 'use_feature_cache',
            'build_experiment_trainer', 'save_predictions', 'finish_run']
 
 # %% ../nbs/06b_experiment.ipynb #ec0179f6
@@ -77,9 +77,9 @@ class SegExperiment:
     @classmethod
     def from_namespace(cls, ns: dict) -> "SegExperiment":
         "The parameters found in `ns` (a notebook's globals()), preset applied and validated."
-        return cls(**{f.name: _coerce(f.name, ns[f.name]) for f in fields(cls) if f.name in ns}).with_preset().validated()
+        return cls(**{f.name: coerce_param(f.name, ns[f.name]) for f in fields(cls) if f.name in ns}).with_preset().validated()
 
-def _coerce(name: str, value):
+def coerce_param(name: str, value):
     "Command-line spellings: `-p weights None` is None, `-p compare_to phase1,phase2` or '[]' a list."
     if isinstance(value, str) and value in ("None", "null"): value = None
     if name == "compare_to" and value is None: return []
@@ -104,19 +104,20 @@ def with_preset(self: SegExperiment) -> SegExperiment:
 SegExperiment.with_preset = with_preset
 
 # %% ../nbs/06b_experiment.ipynb #95967755
-def _choice(name, value, valid):
+def check_choice(name: str, value, valid):
+    "Raise naming the parameter, its value and the valid choices unless `value` is one of `valid`."
     if value not in valid: raise ValueError(f"{name}={value!r} is not valid; choose one of {list(valid)}")
 
 def validated(self: SegExperiment) -> SegExperiment:
     "Check every parameter; raise naming the parameter, the value and the valid choices."
-    _choice("dataset", self.dataset, ("synthetic", "offroad"))
-    _choice("backbone", self.backbone, BACKBONES); _choice("head", self.head, HEADS)
-    _choice("loss", self.loss, LOSSES); _choice("class_weights", self.class_weights, CLASS_WEIGHTS)
-    _choice("augment", self.augment, AUGMENTATIONS); _choice("optimizer", self.optimizer, OPTIMIZERS)
-    _choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
-    _choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
-    _choice("feature_cache", self.feature_cache, ("auto", "memory", "disk", "off"))
-    _choice("device", self.device, ("auto", "cpu", "cuda"))
+    check_choice("dataset", self.dataset, ("synthetic", "offroad"))
+    check_choice("backbone", self.backbone, BACKBONES); check_choice("head", self.head, HEADS)
+    check_choice("loss", self.loss, LOSSES); check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
+    check_choice("augment", self.augment, AUGMENTATIONS); check_choice("optimizer", self.optimizer, OPTIMIZERS)
+    check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
+    check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
+    check_choice("feature_cache", self.feature_cache, ("auto", "memory", "disk", "off"))
+    check_choice("device", self.device, ("auto", "cpu", "cuda"))
     for name in ("width", "height"):
         v = getattr(self, name)
         if v % 14: raise ValueError(f"{name}={v} is not a multiple of the ViT patch size 14; use {nearest_patch_multiple(v)}")

@@ -14,7 +14,7 @@ from torch import nn
 
 from .callbacks import EarlyStopping
 from .data import FACE_CLASSES, IGNORE_INDEX, DataError, SegmentationDataset, colorize, denormalize, face_train_val, make_loader
-from .experiment import SegExperiment, _choice, find_runs, reports_dir, run_dir
+from .experiment import SegExperiment, check_choice, find_runs, reports_dir, run_dir
 from .faceparse import CE7454_PARAM_CAP, FACE_AUGMENTATIONS, FACE_MODELS
 from .faceparse import build_face_model, face_transforms, parameter_counts
 from .figures import new_figure, save_figure
@@ -69,7 +69,7 @@ class FaceExperiment:
     submit: bool = False  # write <run>/submission.zip (CE7454 masks + self-contained solution)
     resume: bool = False
 
-# the same collection rule as the 2D experiments: known names only, command-line spellings coerced (`_coerce`)
+# the same collection rule as the 2D experiments: known names only, command-line spellings coerced (`coerce_param`)
 FaceExperiment.from_namespace = classmethod(SegExperiment.from_namespace.__func__)
 
 # %% ../nbs/09b_faceparse_experiment.ipynb #3fb0795a
@@ -79,7 +79,7 @@ FACE_SMOKE_LR, FACE_SMOKE_EPOCHS = 2e-2, 12
 
 def _with_face_preset(self: FaceExperiment) -> FaceExperiment:
     "This configuration with the preset's overrides applied."
-    _choice("preset", self.preset, ("full", "smoke"))
+    check_choice("preset", self.preset, ("full", "smoke"))
     if self.preset == "full": return self
     # the real-data default folder is not a place for synthetic faces: they go to the shared synthetic cache
     data_dir = None if self.data_dir == FaceExperiment.data_dir else self.data_dir
@@ -91,11 +91,11 @@ FaceExperiment.with_preset = _with_face_preset
 # %% ../nbs/09b_faceparse_experiment.ipynb #54afe280
 def _face_validated(self: FaceExperiment) -> FaceExperiment:
     "Check every parameter; raise naming the parameter, the value and the valid choices."
-    _choice("dataset", self.dataset, FACE_DATASETS); _choice("model_name", self.model_name, FACE_MODELS)
-    _choice("augmentation", self.augmentation, FACE_AUGMENTATIONS); _choice("optimizer", self.optimizer, OPTIMIZERS)
-    _choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
-    _choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
-    _choice("device", self.device, ("auto", "cpu", "cuda"))
+    check_choice("dataset", self.dataset, FACE_DATASETS); check_choice("model_name", self.model_name, FACE_MODELS)
+    check_choice("augmentation", self.augmentation, FACE_AUGMENTATIONS); check_choice("optimizer", self.optimizer, OPTIMIZERS)
+    check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
+    check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
+    check_choice("device", self.device, ("auto", "cpu", "cuda"))
     for name in ("use_lmsa", "submit", "resume"):
         if not isinstance(getattr(self, name), bool):
             raise ValueError(f"{name}={getattr(self, name)!r} must be True or False")

@@ -17,7 +17,7 @@ import torch
 
 from .callbacks import EarlyStopping
 from .data import AUGMENTATIONS, SegmentationDataset, build_transforms, make_loader, offroad_train_val
-from .experiment import PRESETS, REAL_DATA_DIRS, _choice, _coerce, find_runs, reports_dir, run_dir, save_predictions
+from .experiment import PRESETS, REAL_DATA_DIRS, check_choice, coerce_param, find_runs, reports_dir, run_dir, save_predictions
 from .figures import FIGURES
 from .io import atomic_write
 from .observations import OBSERVATIONS, Observation
@@ -86,7 +86,7 @@ class S4GANExperiment:
     @classmethod
     def from_namespace(cls, ns: dict) -> S4GANExperiment:
         "The parameters found in `ns` (a notebook's globals()), preset applied and validated."
-        return cls(**{f.name: _coerce(f.name, ns[f.name]) for f in fields(cls) if f.name in ns}).with_preset().validated()
+        return cls(**{f.name: coerce_param(f.name, ns[f.name]) for f in fields(cls) if f.name in ns}).with_preset().validated()
 
     @property
     def supervised(self) -> bool:
@@ -105,16 +105,16 @@ S4GAN_SMOKE_STEPS = dict(iterations=8, eval_every=4, log_every=2)  # upper bound
 
 def _with_preset(self: S4GANExperiment) -> S4GANExperiment:
     "This configuration with the preset's overrides applied."
-    _choice("preset", self.preset, PRESETS)
+    check_choice("preset", self.preset, PRESETS)
     if self.preset == "full": return self
     return replace(self, **S4GAN_SMOKE, **{k: min(getattr(self, k), v) for k, v in S4GAN_SMOKE_STEPS.items()},
                    data_dir=None if self.data_dir in (None, *REAL_DATA_DIRS) else self.data_dir, lr=max(self.lr, 1e-3))
 
 def _validated(self: S4GANExperiment) -> S4GANExperiment:
     "Check every parameter; raise naming the parameter, the value and the valid choices."
-    _choice("dataset", self.dataset, ("synthetic", "offroad")); _choice("trunk", self.trunk, TRUNKS)
-    _choice("augment", self.augment, AUGMENTATIONS); _choice("threshold_schedule", self.threshold_schedule, THRESHOLD_SCHEDULES)
-    _choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16")); _choice("device", self.device, ("auto", "cpu", "cuda"))
+    check_choice("dataset", self.dataset, ("synthetic", "offroad")); check_choice("trunk", self.trunk, TRUNKS)
+    check_choice("augment", self.augment, AUGMENTATIONS); check_choice("threshold_schedule", self.threshold_schedule, THRESHOLD_SCHEDULES)
+    check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16")); check_choice("device", self.device, ("auto", "cpu", "cuda"))
     if not 0 < self.labeled_ratio < 1: raise ValueError(f"labeled_ratio={self.labeled_ratio} must be in (0, 1)")
     for name in ("iterations", "batch_size", "eval_every", "log_every", "width", "height", "synthetic_train", "synthetic_val"):
         if getattr(self, name) < 1: raise ValueError(f"{name}={getattr(self, name)} must be at least 1")

@@ -24,7 +24,7 @@ from .metrics import ConfusionMatrix
 from .optim import build_optimizer, build_schedule
 from .semisup import (CyclingLoader, S4GANDiscriminator, ThresholdSchedule, discriminator_input, discriminator_loss,
                             feature_matching_loss, one_hot_labels, select_for_self_training, self_training_loss)
-from .trainer import (TrainingDiverged, _rng_state, _set_rng_state, _unwrap, atomic_torch_save, atomic_write,
+from .trainer import (TrainingDiverged, load_resume_state, rng_state, set_rng_state, unwrap_model, atomic_torch_save, atomic_write,
                             environment_info, evaluate, load_trainable_state_dict, trainable_state_dict, write_json)
 
 # %% auto #0
@@ -195,7 +195,7 @@ def _generator_losses(self: S4GANTrainer, x_l: Tensor, y_l: Tensor, x_u: Tensor 
     x_r, y_r = next(self.loaders["real"])
     fake = discriminator_input(logits_u.float().softmax(1), x_u)
     real = discriminator_input(one_hot_labels(y_r, self.num_classes, self.ignore_index), x_r)
-    disc = _unwrap(self.discriminator)  # its weight gradients are dropped, so no DDP synchronisation is needed
+    disc = unwrap_model(self.discriminator)  # its weight gradients are dropped, so no DDP synchronisation is needed
     with acc.autocast():
         score_fake, feat_fake = disc(fake)
         with torch.no_grad(): score_real, feat_real = disc(real)
@@ -299,7 +299,7 @@ def _write_history(self: S4GANTrainer):
 
 def _write_config(self: S4GANTrainer):
     if self.run_dir is None or not self.accelerator.is_main_process: return
-    g = _unwrap(self.generator)
+    g = unwrap_model(self.generator)
     trainable = sum(p.numel() for p in g.parameters() if p.requires_grad)
     model = {"name": f"DeepLabV2-{g.trunk_name}" if hasattr(g, "trunk_name") else type(g).__name__,
              "weights_source": getattr(g, "weights_source", "no pretrained weights"), "trainable_params": trainable,
@@ -312,34 +312,29 @@ def _write_config(self: S4GANTrainer):
 def _save(self: S4GANTrainer, name: str, full: bool):
     if self.run_dir is None or not self.accelerator.is_main_process: return
     state = {"model": trainable_state_dict(self.generator), "iteration": self.iteration, "best": self.best,
-             "weights_source": getattr(_unwrap(self.generator), "weights_source", None)}
+             "weights_source": getattr(unwrap_model(self.generator), "weights_source", None)}
     if full or name == "final":
-        state["discriminator"] = _unwrap(self.discriminator).state_dict() if self.adversarial else None
+        state["discriminator"] = unwrap_model(self.discriminator).state_dict() if self.adversarial else None
     if full:
         scaler = self.accelerator.scaler
         state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                      optimizer_d=self.optimizer_d and self.optimizer_d.state_dict(),
                      scheduler_d=self.scheduler_d and self.scheduler_d.state_dict(),
-                     scaler=scaler.state_dict() if scaler is not None else None, rng=_rng_state(),
+                     scaler=scaler.state_dict() if scaler is not None else None, rng=rng_state(),
                      loaders={k: v.state_dict() for k, v in self.loaders.items()}, history=self._history(),
                      epoch=self.epoch, callbacks=[cb.state_dict() for cb in self.callbacks])
         self._saved_iteration = self.iteration
     atomic_torch_save(state, self.run_dir / "checkpoints" / f"{name}.pth")
 
 def _restore(self: S4GANTrainer, resume: bool | str | Path):
-    path = Path(resume) if not isinstance(resume, bool) else (self.run_dir / "checkpoints" / "last.pth" if self.run_dir else None)
-    if path is None or not path.exists():
-        raise FileNotFoundError(f"cannot resume: {path} does not exist. Resume needs the run folder of an earlier run "
-                                f"(run_dir) or the path of its checkpoints/last.pth.")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if "optimizer" not in state: raise ValueError(f"{path} holds weights only; resume from checkpoints/last.pth")
+    path, state = load_resume_state(resume, self.run_dir)
     if (state["discriminator"] is not None) != self.adversarial:
         raise ValueError(f"{path} is from a {'supervised' if state['discriminator'] is None else 's4GAN'} run; resume "
                          f"with the same lambda_fm/lambda_st as that run")
     load_trainable_state_dict(self.generator, state["model"], str(path))
     self.optimizer.load_state_dict(state["optimizer"]); self.scheduler.load_state_dict(state["scheduler"])
     if self.adversarial:
-        _unwrap(self.discriminator).load_state_dict(state["discriminator"])
+        unwrap_model(self.discriminator).load_state_dict(state["discriminator"])
         self.optimizer_d.load_state_dict(state["optimizer_d"]); self.scheduler_d.load_state_dict(state["scheduler_d"])
     if state["scaler"] is not None and self.accelerator.scaler is not None: self.accelerator.scaler.load_state_dict(state["scaler"])
     for name, loader in self.loaders.items(): loader.load_state_dict(state["loaders"][name])
@@ -352,7 +347,7 @@ def _restore(self: S4GANTrainer, resume: bool | str | Path):
         self.events += [e for e in json.loads(newer.read_text())["events"][len(self.events):] if e["kind"] in ("interrupted", "diverged")]
     self.duration = h["duration_s"]
     self.config.setdefault("started", h["started"])
-    _set_rng_state(state["rng"])
+    set_rng_state(state["rng"])
     self.add_event("resumed", f"resumed from {path} at iteration {self.iteration}")
 
 S4GANTrainer._history, S4GANTrainer._write_history, S4GANTrainer._write_config = _history, _write_history, _write_config

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.models.resnet import Bottleneck, ResNet, ResNet50_Weights, ResNet101_Weights
 
-from .data import (IMAGENET_MEAN, IMAGENET_STD, SegmentationDataset, _list_files, build_transforms,
+from .data import (IMAGENET_MEAN, IMAGENET_STD, SegmentationDataset, list_files, build_transforms,
                          random_split_indices, read_rgb, seed_worker)
 
 # %% auto #0
@@ -248,7 +248,7 @@ class ImageFolderDataset(Dataset):
                  transform: A.Compose | None = None,  # e.g. `build_transforms(...)`; default: normalise only
                  aug_seed: int | None = 0,  # per-sample augmentation seed (with the pass); None: unseeded
                  exts: Sequence[str] = (".png", ".jpg", ".jpeg")):
-        self.files = (list(_list_files(Path(images), exts).values()) if isinstance(images, (str, Path))
+        self.files = (list(list_files(Path(images), exts).values()) if isinstance(images, (str, Path))
                       else [Path(p) for p in images])
         self.transform, self.aug_seed, self.epoch = transform or build_transforms("none"), aug_seed, 0
 

@@ -22,8 +22,9 @@ from .metrics import BatchMeanIoU, ConfusionMatrix
 from .optim import build_optimizer, build_schedule
 
 # %% auto #0
-__all__ = ['git_commit', 'environment_info', 'trainable_state_dict', 'load_trainable_state_dict', 'argmax_predictions',
-           'evaluate', 'TrainingDiverged', 'Trainer', 'fit', 'load_best']
+__all__ = ['git_commit', 'environment_info', 'unwrap_model', 'trainable_state_dict', 'load_trainable_state_dict',
+           'argmax_predictions', 'evaluate', 'TrainingDiverged', 'Trainer', 'rng_state', 'set_rng_state',
+           'load_resume_state', 'fit', 'load_best']
 
 # %% ../nbs/05_trainer.ipynb #642b11c8
 def git_commit(root: str | Path | None = None) -> str:
@@ -46,17 +47,19 @@ def environment_info(accelerator: Accelerator | None = None) -> dict:
             "hostname": socket.gethostname()}
 
 # %% ../nbs/05_trainer.ipynb #4de57309
-def _unwrap(model: nn.Module) -> nn.Module: return getattr(model, "module", model)
+def unwrap_model(model: nn.Module) -> nn.Module:
+    "The model inside a DistributedDataParallel (or similar) wrapper, or the model itself."
+    return getattr(model, "module", model)
 
 def trainable_state_dict(model: nn.Module) -> dict:
     "State dict without the frozen (requires_grad=False) parameters."
-    model = _unwrap(model)
+    model = unwrap_model(model)
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if k not in frozen}
 
 def load_trainable_state_dict(model: nn.Module, state: dict, source: str = "checkpoint"):
     "Load a `trainable_state_dict`; every missing key must be a frozen parameter."
-    model = _unwrap(model)
+    model = unwrap_model(model)
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     missing, unexpected = model.load_state_dict(state, strict=False)
     bad = sorted(set(missing) - frozen)
@@ -220,11 +223,13 @@ def _train_epoch(self: Trainer):
 Trainer._train_epoch = _train_epoch
 
 # %% ../nbs/05_trainer.ipynb #a96ac9b5
-def _rng_state() -> dict:
+def rng_state() -> dict:
+    "The torch, NumPy, `random` and CUDA random states, for exact resume."
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "random": random.getstate(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
-def _set_rng_state(s: dict):
+def set_rng_state(s: dict):
+    "Restore the random states saved by `rng_state`."
     torch.set_rng_state(s["torch"]); np.random.set_state(s["numpy"]); random.setstate(s["random"])
     if s["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
 
@@ -244,21 +249,26 @@ def _write_history(self: Trainer):
 def _save(self: Trainer, name: str, full: bool):
     if self.run_dir is None or not self.accelerator.is_main_process: return
     state = {"model": trainable_state_dict(self.model), "epoch": self.epoch, "step": self.step,
-             "weights_source": getattr(_unwrap(self.model), "weights_source", None), "best": self.best}
+             "weights_source": getattr(unwrap_model(self.model), "weights_source", None), "best": self.best}
     if full:
         scaler = self.accelerator.scaler
         state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                     scaler=scaler.state_dict() if scaler is not None else None, rng=_rng_state(),
+                     scaler=scaler.state_dict() if scaler is not None else None, rng=rng_state(),
                      history=self._history(), callbacks=[cb.state_dict() for cb in self.callbacks])
     atomic_torch_save(state, self.run_dir / "checkpoints" / f"{name}.pth")
 
-def _restore(self: Trainer, resume: bool | str | Path):
-    path = Path(resume) if not isinstance(resume, bool) else (self.run_dir / "checkpoints" / "last.pth" if self.run_dir else None)
+def load_resume_state(resume: bool | str | Path, run_dir: Path | None) -> tuple[Path, dict]:
+    "The checkpoint to resume from (`run_dir/checkpoints/last.pth` for True, else the path given) and its state."
+    path = Path(resume) if not isinstance(resume, bool) else (run_dir / "checkpoints" / "last.pth" if run_dir else None)
     if path is None or not path.exists():
         raise FileNotFoundError(f"cannot resume: {path} does not exist. Resume needs the run folder of an earlier run "
                                 f"(run_dir) or the path of its checkpoints/last.pth.")
     state = torch.load(path, map_location="cpu", weights_only=False)
     if "optimizer" not in state: raise ValueError(f"{path} holds weights only; resume from checkpoints/last.pth")
+    return path, state
+
+def _restore(self: Trainer, resume: bool | str | Path):
+    path, state = load_resume_state(resume, self.run_dir)
     load_trainable_state_dict(self.model, state["model"], str(path))
     self.optimizer.load_state_dict(state["optimizer"]); self.scheduler.load_state_dict(state["scheduler"])
     if state["scaler"] is not None and self.accelerator.scaler is not None: self.accelerator.scaler.load_state_dict(state["scaler"])
@@ -271,7 +281,7 @@ def _restore(self: Trainer, resume: bool | str | Path):
         self.events = json.loads(newer.read_text())["events"]
     self.duration = h["duration_s"]
     self.config.setdefault("started", h["started"])
-    _set_rng_state(state["rng"])
+    set_rng_state(state["rng"])
     self.add_event("resumed", f"resumed from {path} after epoch {self.epoch}")
 
 Trainer._history, Trainer._write_history, Trainer._save, Trainer._restore = _history, _write_history, _save, _restore
@@ -279,7 +289,7 @@ Trainer._history, Trainer._write_history, Trainer._save, Trainer._restore = _his
 # %% ../nbs/05_trainer.ipynb #f44f5778
 def _write_config(self: Trainer):
     if self.run_dir is None or not self.accelerator.is_main_process: return
-    m = _unwrap(self.model)
+    m = unwrap_model(self.model)
     trainable = sum(p.numel() for p in m.parameters() if p.requires_grad)
     model = {"weights_source": getattr(m, "weights_source", "no pretrained weights"), "trainable_params": trainable,
              "frozen_params": sum(p.numel() for p in m.parameters()) - trainable, **self.config.get("model", {})}

@@ -16,7 +16,7 @@ from torch.optim.swa_utils import AveragedModel, update_bn
 from .callbacks import Callback
 from .io import atomic_torch_save
 from .observations import plateau
-from .trainer import _unwrap, evaluate, trainable_state_dict
+from .trainer import unwrap_model, evaluate, trainable_state_dict
 
 # %% auto #0
 __all__ = ['PLATEAU_ACTIONS', 'MAX_BOOST_RATIO', 'set_lrs', 'scale_lr_peak', 'SWA', 'WeightNoise', 'PlateauDetector']
@@ -77,7 +77,7 @@ class SWA(Callback):
 
     def on_fit_start(self, trainer):
         if self._pending is not None:  # resumed: rebuild the average around the restored model
-            self.averaged = AveragedModel(_unwrap(trainer.model))
+            self.averaged = AveragedModel(unwrap_model(trainer.model))
             self.averaged.load_state_dict(self._pending)
             self._pending = None
 
@@ -102,7 +102,7 @@ def _after_step(self: SWA, trainer):
 
 def _on_epoch_end(self: SWA, trainer):
     if trainer.epoch < self.start_epoch: return
-    model = _unwrap(trainer.model)
+    model = unwrap_model(trainer.model)
     if self.averaged is None: self.averaged = AveragedModel(model)
     self.averaged.update_parameters(model)
     trainer.record["swa_snapshots"] = self.snapshots
@@ -112,7 +112,7 @@ SWA._lrs, SWA.on_epoch_start, SWA.after_step, SWA.on_epoch_end = _lrs, _on_epoch
 # %% ../nbs/05c_training_callbacks.ipynb #66c2defb
 def _on_fit_end(self: SWA, trainer):
     if self.averaged is None or trainer.status not in ("completed", "early_stopped"): return
-    model = _unwrap(trainer.model)
+    model = unwrap_model(trainer.model)
     last = trainer.history[-1].get(trainer.monitor) if trainer.history else None
     with torch.no_grad():
         for target, source in zip(model.parameters(), self.averaged.module.parameters()): target.copy_(source)
@@ -176,7 +176,7 @@ class WeightNoise(Callback):
         if std == 0 or trainer.step % self.every: return
         generator = _step_generator(self.seed, trainer.step)
         with torch.no_grad():
-            for p in _unwrap(trainer.model).parameters():
+            for p in unwrap_model(trainer.model).parameters():
                 if p.requires_grad: p.add_(torch.randn(p.shape, generator=generator).to(p) * std)
         self.steps += 1
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from .callbacks import Callback, EarlyStopping
 from .data import make_loader
-from .experiment import PRESETS, SMOKE_LR, _choice, _coerce, find_runs, reports_dir, run_dir
+from .experiment import PRESETS, SMOKE_LR, check_choice, coerce_param, find_runs, reports_dir, run_dir
 from .figures import curve_panel, new_figure, save_figure
 from .io import atomic_write, write_json
 from .metrics import DEFAULT_THRESHOLDS, BinaryStats
@@ -26,7 +26,7 @@ from .optim import OPTIMIZERS, SCHEDULES
 from .report import markdown_table, update_index, write_report
 from .synthetic import resolve_dataset
 from .topology_losses import SEED_LOSS_CONFIGS, VOLUME_IGNORE_INDEX, build_volume_loss, volume_loss_config
-from .trainer import Trainer, _unwrap
+from .trainer import Trainer, unwrap_model
 from .training_callbacks import PLATEAU_ACTIONS, SWA, PlateauDetector, WeightNoise
 from .volume_metrics import SCORE_NOTES, THRESHOLD_CRITERIA, VolumeEvaluation, evaluate_volumes, postprocess
 from .volume_models import VOLUME_MODELS, DeepSupervisionLoss, UNet3D, build_volume_model, foreground_predictions, predict_probabilities
@@ -145,7 +145,7 @@ class VesuviusExperiment:
     @classmethod
     def from_namespace(cls, ns: dict) -> "VesuviusExperiment":
         "The parameters found in `ns` (a notebook's globals()), preset applied, loss settings resolved, validated."
-        return cls(**{f.name: _coerce(f.name, ns[f.name]) for f in fields(cls) if f.name in ns}).with_preset().resolved().validated()
+        return cls(**{f.name: coerce_param(f.name, ns[f.name]) for f in fields(cls) if f.name in ns}).with_preset().resolved().validated()
 
 # %% ../nbs/07c_vesuvius_experiment.ipynb #9e9faedd
 SMOKE = dict(dataset="synthetic", synthetic_volumes=6, synthetic_size=48, n_folds=3, patch_size=32, model="unet3d_small",
@@ -154,7 +154,7 @@ SMOKE = dict(dataset="synthetic", synthetic_volumes=6, synthetic_size=48, n_fold
 
 def _with_preset(self: VesuviusExperiment) -> VesuviusExperiment:
     "This configuration with the preset's overrides applied."
-    _choice("preset", self.preset, PRESETS)
+    check_choice("preset", self.preset, PRESETS)
     if self.preset == "full": return self
     smaller = {name: min(getattr(self, name), limit) for name, limit in
                (("epochs", 3), ("noise_start", 2), ("noise_every", 2), ("plateau_window", 1), ("warmup_epochs", 1))}
@@ -174,11 +174,11 @@ VesuviusExperiment.with_preset, VesuviusExperiment.resolved = _with_preset, _res
 # %% ../nbs/07c_vesuvius_experiment.ipynb #cd412a1f
 def _validated(self: VesuviusExperiment) -> VesuviusExperiment:
     "Check every parameter; raise naming the parameter, the value and what is valid."
-    _choice("dataset", self.dataset, ("vesuvius", "synthetic")); _choice("model", self.model, VOLUME_MODELS)
-    _choice("loss_config", self.loss_config, SEED_LOSS_CONFIGS); _choice("optimizer", self.optimizer, OPTIMIZERS)
-    _choice("schedule", self.schedule, [*SCHEDULES, "plateau"]); _choice("plateau_action", self.plateau_action, PLATEAU_ACTIONS)
-    _choice("monitor", self.monitor, MONITORS); _choice("threshold_criterion", self.threshold_criterion, THRESHOLD_CRITERIA)
-    _choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16")); _choice("device", self.device, ("auto", "cpu", "cuda"))
+    check_choice("dataset", self.dataset, ("vesuvius", "synthetic")); check_choice("model", self.model, VOLUME_MODELS)
+    check_choice("loss_config", self.loss_config, SEED_LOSS_CONFIGS); check_choice("optimizer", self.optimizer, OPTIMIZERS)
+    check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"]); check_choice("plateau_action", self.plateau_action, PLATEAU_ACTIONS)
+    check_choice("monitor", self.monitor, MONITORS); check_choice("threshold_criterion", self.threshold_criterion, THRESHOLD_CRITERIA)
+    check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16")); check_choice("device", self.device, ("auto", "cpu", "cuda"))
     for name in ("epochs", "batch_size", "accumulate", "synthetic_volumes", "synthetic_size", "samples_per_volume", "n_folds"):
         if getattr(self, name) < 1: raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
     if not 0 <= self.fold < self.n_folds: raise ValueError(f"fold={self.fold} must be in [0, {self.n_folds}) for n_folds={self.n_folds}")
@@ -397,7 +397,7 @@ def evaluation_weights(trainer: Trainer) -> str:
 def finish_volume_run(cfg: VesuviusExperiment, trainer: Trainer, val: VolumeDataset) -> Path:
     "Whole-volume evaluation, report sections and figures, report.md (compared with `cfg.compare_to`) and the index."
     out, weights = trainer.run_dir, evaluation_weights(trainer)
-    model = _unwrap(trainer.model)
+    model = unwrap_model(trainer.model)
     window = dict(overlap=cfg.overlap, mirror_axes=(0, 1, 2) if cfg.mirror_tta else None, batch_size=cfg.batch_size)
     evaluation = evaluate_volumes(model, val, cfg.patch_shape, cfg.threshold, cfg.threshold_criterion, SWEEP_THRESHOLDS,
                                   cfg.min_size, **window)
