@@ -24,10 +24,10 @@ from .synthetic import project_root, resolve_dataset
 from .trainer import Trainer
 
 # %% auto #0
-__all__ = ['CLASS_WEIGHTS', 'PRESETS', 'SMOKE', 'SMOKE_LR', 'SMOKE_EPOCHS', 'REAL_DATA_DIRS', 'SegExperiment', 'coerce_param',
-           'with_preset', 'check_choice', 'validated', 'reports_dir', 'run_dir', 'find_runs', 'build_data',
-           'build_experiment_model', 'build_experiment_loss', 'KeyedDataset', 'CachedFeatureModel', 'use_feature_cache',
-           'build_experiment_trainer', 'save_predictions', 'finish_run']
+__all__ = ['CLASS_WEIGHTS', 'PRESETS', 'SMOKE', 'SMOKE_LR', 'SMOKE_EPOCHS', 'REAL_DATA_DIRS', 'TRAINER_SETTINGS', 'SegExperiment',
+           'coerce_param', 'with_preset', 'check_choice', 'validated', 'reports_dir', 'run_dir', 'find_runs',
+           'build_data', 'build_experiment_model', 'build_experiment_loss', 'KeyedDataset', 'CachedFeatureModel',
+           'use_feature_cache', 'experiment_trainer', 'build_experiment_trainer', 'save_predictions', 'finish_run']
 
 # %% ../nbs/06b_experiment.ipynb #ec0179f6
 CLASS_WEIGHTS = (None, "inverse", "median", "inv_share")
@@ -218,6 +218,17 @@ def use_feature_cache(cfg: SegExperiment, model: SegModel) -> str | None:
     return "memory" if cfg.feature_cache == "auto" else cfg.feature_cache
 
 # %% ../nbs/06b_experiment.ipynb #232d61d0
+TRAINER_SETTINGS = ("epochs", "optimizer", "lr", "weight_decay", "momentum", "nesterov", "schedule", "warmup_epochs",
+                    "restart_epochs", "grad_clip", "accumulate", "mixed_precision", "device", "seed")
+
+def experiment_trainer(cfg, model: nn.Module, loss: nn.Module, train, val, out: Path, config: dict, **kw) -> Trainer:
+    "A Trainer on `cfg`'s loaders and trainer settings (those of `TRAINER_SETTINGS` it has); `kw` adds or overrides."
+    settings = {k: getattr(cfg, k) for k in TRAINER_SETTINGS if hasattr(cfg, k)}
+    return Trainer(model, loss, make_loader(train, cfg.batch_size, True, cfg.num_workers, cfg.seed),
+                   make_loader(val, cfg.batch_size, False, cfg.num_workers, cfg.seed), num_classes=train.num_classes,
+                   class_names=train.class_names, run_dir=out, config=config, **{**settings, **kw})
+
+# %% ../nbs/06b_experiment.ipynb #fcfdde97
 def build_experiment_trainer(cfg: SegExperiment, model: SegModel, loss: nn.Module, train: SegmentationDataset,
                              val: SegmentationDataset, data_root: Path) -> Trainer:
     "A Trainer for the experiment, writing to its run folder (with the feature cache when it applies)."
@@ -235,13 +246,7 @@ def build_experiment_trainer(cfg: SegExperiment, model: SegModel, loss: nn.Modul
                        "class_names": train.class_names, "image_size": [cfg.width, cfg.height]},
               "compare_to": list(cfg.compare_to)}
     callbacks = [EarlyStopping("val_miou", "max", cfg.patience)] if cfg.patience else []
-    return Trainer(model, loss, make_loader(train, cfg.batch_size, True, cfg.num_workers, cfg.seed),
-                   make_loader(val, cfg.batch_size, False, cfg.num_workers, cfg.seed), num_classes=train.num_classes,
-                   class_names=train.class_names, epochs=cfg.epochs, optimizer=cfg.optimizer, lr=cfg.lr,
-                   weight_decay=cfg.weight_decay, momentum=cfg.momentum, schedule=cfg.schedule,
-                   warmup_epochs=cfg.warmup_epochs, grad_clip=cfg.grad_clip, accumulate=cfg.accumulate,
-                   mixed_precision=cfg.mixed_precision, device=cfg.device, callbacks=callbacks, run_dir=out,
-                   seed=cfg.seed, config=config)
+    return experiment_trainer(cfg, model, loss, train, val, out, config, callbacks=callbacks)
 
 # %% ../nbs/06b_experiment.ipynb #1fba5091
 @torch.no_grad()

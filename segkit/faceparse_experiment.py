@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from .callbacks import EarlyStopping
-from .data import FACE_CLASSES, IGNORE_INDEX, DataError, SegmentationDataset, colorize, denormalize, face_train_val, make_loader
-from .experiment import SegExperiment, check_choice, find_runs, reports_dir, run_dir
+from .data import FACE_CLASSES, IGNORE_INDEX, DataError, SegmentationDataset, colorize, denormalize, face_train_val
+from .experiment import SegExperiment, check_choice, experiment_trainer, find_runs, reports_dir, run_dir
 from .faceparse import CE7454_PARAM_CAP, FACE_AUGMENTATIONS, FACE_MODELS
 from .faceparse import build_face_model, face_transforms, parameter_counts
 from .figures import new_figure, save_figure
@@ -153,14 +153,8 @@ def build_face_trainer(cfg: FaceExperiment, model: nn.Module, loss: nn.Module, t
                        "class_names": train.class_names, "image_size": [cfg.image_size, cfg.image_size]},
               "compare_to": list(cfg.compare_to or [])}
     callbacks = [EarlyStopping("val_fscore", "max", cfg.patience)] if cfg.patience else []
-    return Trainer(model, loss, make_loader(train, cfg.batch_size, True, cfg.num_workers, cfg.seed),
-                   make_loader(val, cfg.batch_size, False, cfg.num_workers, cfg.seed), num_classes=train.num_classes,
-                   class_names=train.class_names, epochs=cfg.epochs, optimizer=cfg.optimizer, lr=cfg.lr,
-                   weight_decay=cfg.weight_decay, schedule=cfg.schedule, warmup_epochs=cfg.warmup_epochs,
-                   grad_clip=cfg.grad_clip, mixed_precision=cfg.mixed_precision, device=cfg.device,
-                   monitor="val_fscore", mode="max", callbacks=callbacks,
-                   extra_metrics={"fscore": lambda: FScoreMeter(train.num_classes)}, run_dir=out, seed=cfg.seed,
-                   config=config)
+    return experiment_trainer(cfg, model, loss, train, val, out, config, monitor="val_fscore", mode="max",
+                              callbacks=callbacks, extra_metrics={"fscore": lambda: FScoreMeter(train.num_classes)})
 
 # %% ../nbs/09b_faceparse_experiment.ipynb #3a2d5eeb
 @torch.no_grad()

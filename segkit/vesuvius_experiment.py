@@ -17,8 +17,9 @@ from matplotlib.colors import ListedColormap
 from torch import nn
 
 from .callbacks import Callback, EarlyStopping
-from .data import make_loader
-from .experiment import PRESETS, SMOKE_LR, check_choice, coerce_param, find_runs, reports_dir, run_dir
+
+from .experiment import (PRESETS, SMOKE_LR, check_choice, coerce_param, experiment_trainer, find_runs, reports_dir,
+                               run_dir)
 from .figures import curve_panel, new_figure, save_figure
 from .io import atomic_write, write_json
 from .metrics import DEFAULT_THRESHOLDS, BinaryStats
@@ -235,14 +236,10 @@ def build_volume_trainer(cfg: VesuviusExperiment, model: UNet3D, loss: nn.Module
                        "class_names": VOLUME_CLASSES, "image_size": list(cfg.patch_shape), "fold": cfg.fold,
                        "train_volumes": train.volume_ids, "val_volumes": val.volume_ids},
               "compare_to": list(cfg.compare_to)}
-    return Trainer(model, loss, make_loader(train, cfg.batch_size, True, cfg.num_workers, cfg.seed),
-                   make_loader(val, cfg.batch_size, False, cfg.num_workers, cfg.seed), num_classes=2, class_names=VOLUME_CLASSES,
-                   epochs=cfg.epochs, optimizer=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
-                   nesterov=cfg.nesterov, schedule=cfg.schedule, warmup_epochs=cfg.warmup_epochs, restart_epochs=cfg.restart_epochs,
-                   plateau_patience=cfg.schedule_patience, plateau_factor=cfg.schedule_factor, grad_clip=cfg.grad_clip,
-                   accumulate=cfg.accumulate, mixed_precision=cfg.mixed_precision, device=cfg.device, monitor=cfg.monitor,
-                   mode=cfg.mode, callbacks=build_volume_callbacks(cfg), run_dir=out, ignore_index=VOLUME_IGNORE_INDEX,
-                   extra_metrics=binary_epoch_metrics(), predict=foreground_predictions, seed=cfg.seed, config=config)
+    return experiment_trainer(cfg, model, loss, train, val, out, config, plateau_patience=cfg.schedule_patience,
+                              plateau_factor=cfg.schedule_factor, monitor=cfg.monitor, mode=cfg.mode,
+                              callbacks=build_volume_callbacks(cfg), ignore_index=VOLUME_IGNORE_INDEX,
+                              extra_metrics=binary_epoch_metrics(), predict=foreground_predictions)
 
 # %% ../nbs/07c_vesuvius_experiment.ipynb #18170130
 def _share_verdict(predicted: float, true: float, tolerance: float = 0.1) -> str:
