@@ -140,7 +140,8 @@ class Trainer:
                  accumulate: int = 1, mixed_precision: str = "no", device: str = "auto",
                  monitor: str = "val_miou", mode: str = "max", callbacks=(), run_dir: str | Path | None = None,
                  eval_train: bool = True, ignore_index: int = 255, extra_metrics: dict | None = None,
-                 predict=argmax_predictions, seed: int = 0, quiet: bool | None = None, config: dict | None = None):
+                 predict=argmax_predictions, eval_every: int | None = None, seed: int = 0, quiet: bool | None = None,
+                 config: dict | None = None):
         if device not in ("auto", "cpu", "cuda"): raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
         if device == "cuda" and not torch.cuda.is_available(): raise ValueError("device='cuda' but no GPU is visible; use device='auto' or 'cpu'")
         if mixed_precision not in ("no", "fp16", "bf16"): raise ValueError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {mixed_precision!r}")
@@ -150,7 +151,7 @@ class Trainer:
                                        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=seed))
         self.loss, self.num_classes, self.class_names, self.epochs = loss, num_classes, class_names, epochs
         self.monitor, self.mode, self.grad_clip, self.eval_train, self.ignore_index = monitor, mode, grad_clip, eval_train, ignore_index
-        self.extra_metrics, self.predict = extra_metrics, predict
+        self.extra_metrics, self.predict, self.eval_every = extra_metrics, predict, eval_every
         self.callbacks = sorted(callbacks, key=lambda c: c.order)
         self.quiet = bool(os.environ.get("CI")) if quiet is None else quiet
         self.run_dir = Path(run_dir) if run_dir else None
@@ -164,9 +165,9 @@ class Trainer:
         self.settings = {k: v for k, v in locals().items() if k in (
             "epochs", "optimizer", "lr", "weight_decay", "momentum", "nesterov", "lr_mult", "schedule", "warmup_epochs",
             "min_lr_ratio", "poly_power", "restart_epochs", "plateau_patience", "plateau_factor", "grad_clip",
-            "accumulate", "mixed_precision", "device", "monitor", "mode", "eval_train", "seed")}
+            "accumulate", "mixed_precision", "device", "monitor", "mode", "eval_train", "eval_every", "seed")}
         self.config = config or {}
-        self.epoch, self.step, self.history, self.events, self.lr_trace = 0, 0, [], [], []
+        self.epoch, self.step, self.history, self.events, self.lr_trace, self.step_evals = 0, 0, [], [], [], []
         self.best, self.per_class, self.status, self.message, self.duration = None, None, "created", "", 0.0
         self.stop, self.record = False, {}
 
@@ -209,6 +210,7 @@ def _train_epoch(self: Trainer):
                 if self.per_step_schedule: self.scheduler.step()
                 self.lr_trace.append([self.step, self.lr[0]])
                 self._callback("after_step")
+                if self.eval_every and self.step % self.eval_every == 0: self._evaluate_mid_epoch()
         if meter is not None: meter.update(logits, y, self.loss.components)
         else:
             for k, v in self.loss.components.items(): sums[k] = sums.get(k, 0.0) + v.float() * y.shape[0]
@@ -220,7 +222,14 @@ def _train_epoch(self: Trainer):
         rec = {"train_loss": (sums[key] / n).item(), **{f"train_{k}": (v / n).item() for k, v in sums.items() if k != key}}
     if grad_norms: rec["grad_norm"] = float(np.median(grad_norms))
     return rec
-Trainer._train_epoch = _train_epoch
+def _evaluate_mid_epoch(self: Trainer):
+    "Validation every `eval_every` optimizer steps (long epochs): recorded in `history['step_evals']`."
+    rec, _ = evaluate(self.model, self.val_loader, self.loss, self.num_classes, self.class_names, self.ignore_index,
+                      "val", self.accelerator, self.extra_metrics, self.predict)
+    self.step_evals.append({"epoch": self.epoch, "step": self.step, **rec})
+    self.model.train()
+
+Trainer._train_epoch, Trainer._evaluate_mid_epoch = _train_epoch, _evaluate_mid_epoch
 
 # %% ../nbs/05_trainer.ipynb #a96ac9b5
 def rng_state() -> dict:
@@ -237,7 +246,7 @@ def _history(self: Trainer) -> dict:
     return {"status": self.status, "message": self.message, "started": self.config.get("started"),
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "duration_s": self.duration,
             "monitor": self.monitor, "mode": self.mode, "best": self.best, "epochs": self.history,
-            "events": self.events, "per_class": self.per_class, "lr_trace": self.lr_trace}
+            "events": self.events, "per_class": self.per_class, "lr_trace": self.lr_trace, "step_evals": self.step_evals}
 
 def _write_history(self: Trainer):
     if self.run_dir is None or not self.accelerator.is_main_process: return
@@ -279,7 +288,7 @@ def _restore(self: Trainer, resume: bool | str | Path):
     newer = self.run_dir / "history.json" if self.run_dir else None
     if newer is not None and newer.exists():  # written after last.pth: keeps events of the interrupted epoch
         self.events = json.loads(newer.read_text())["events"]
-    self.duration = h["duration_s"]
+    self.duration, self.step_evals = h["duration_s"], h["step_evals"]
     self.config.setdefault("started", h["started"])
     set_rng_state(state["rng"])
     self.add_event("resumed", f"resumed from {path} after epoch {self.epoch}")
