@@ -1,8 +1,9 @@
 "Data-layer benchmarks: synthetic generation speed and phase 3 loader throughput with 1 and 2 workers."
 import time
 
-from segkit.data import OffroadDataset, build_transforms, make_loader
-from segkit.synthetic import make_offroad_dataset
+from segkit.offroad.data import OffroadDataset
+from segkit.data import build_transforms, make_loader
+from segkit.offroad.data import make_offroad_dataset
 
 
 def synthetic_generation(tmp, median_time):

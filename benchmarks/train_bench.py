@@ -3,7 +3,7 @@ import os, statistics, time
 
 import torch
 
-from segkit.experiment import SegExperiment, build_data, build_experiment_loss, build_experiment_model, build_experiment_trainer
+from segkit.offroad.experiment import (SegExperiment, build_data, build_experiment_loss, build_experiment_model, build_experiment_trainer)
 
 
 def _setup(tmp, name, **params):

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from segkit.volume_models import build_volume_model, sliding_window_inference, window_starts
+from segkit.vesuvius.models import build_volume_model, sliding_window_inference, window_starts
 
 
 def sliding_window(tmp, median_time, size=96, window=64, overlap=0.5):

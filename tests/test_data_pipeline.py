@@ -5,9 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from segkit.data import (IGNORE_INDEX, DataError, FaceParsingDataset, OffroadDataset, build_transforms,
-                         face_train_val, make_loader, offroad_train_val)
-from segkit.synthetic import make_face_dataset, make_offroad_dataset, resolve_dataset
+from segkit.data import IGNORE_INDEX, DataError, build_transforms, make_loader
+from segkit.faceparse.data import FaceParsingDataset, face_train_val
+from segkit.offroad.data import OffroadDataset, offroad_train_val
+from segkit.faceparse.data import make_face_dataset
+from segkit.offroad.data import make_offroad_dataset
+from segkit.synthetic import resolve_dataset
 
 
 @pytest.fixture(scope="module")

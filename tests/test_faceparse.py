@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from segkit.faceparse import build_face_model, count_parameters
+from segkit.faceparse.models import build_face_model
+from segkit.faceparse.models import count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPERMILL = [sys.executable, "-m", "papermill", "nbs/faceparse.ipynb"]

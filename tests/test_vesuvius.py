@@ -58,7 +58,7 @@ def test_figures_and_files_exist(run):
 def test_missing_data_fails_fast_with_the_fix(tmp_path):
     "The notebook's first data call: the real dataset's folder is absent, the error says where to put it and how to run without."
     from segkit.data import DataError
-    from segkit.vesuvius_experiment import VesuviusExperiment, build_volume_data
+    from segkit.vesuvius.experiment import VesuviusExperiment, build_volume_data
     cfg = VesuviusExperiment.from_namespace({"data_dir": str(tmp_path / "none")})
     with pytest.raises(DataError, match='dataset="synthetic"') as error: build_volume_data(cfg)
     assert str(tmp_path / "none" / "train_images") in str(error.value)
