@@ -4,15 +4,17 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Figures render to files in every target but `lab`, which shows them inline.
 export MPLBACKEND := Agg
 
-.PHONY: demo test lab bench export sync-check clean
+.PHONY: demo test lab bench export sync-check nbs docs clean
 
-# .venv with segkit editable and its dev tools; redone when the requirements change.
-$(STAMP): settings.ini setup.py
+# .venv with segkit editable and its dev tools, exact versions from constraints.txt (settings.ini holds ranges);
+# redone when any of them changes.
+$(STAMP): settings.ini setup.py constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -32,8 +34,14 @@ sync-check: $(STAMP)
 export: $(STAMP)
 	$(BIN)/nbdev_export
 
+# Re-execute the library notebooks in place so readers see every example's output (commit them afterwards).
+nbs: $(STAMP)
+	for nb in nbs/[0-9]*.ipynb; do echo "$$nb"; \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; done
+	$(BIN)/nbdev_clean
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab nbs/
+	env -u MPLBACKEND $(BIN)/jupyter lab --allow-root nbs/
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -4,7 +4,7 @@
 
 # %% ../nbs/43_report.ipynb #6833c5cb
 from __future__ import annotations
-import os
+import json, os
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -12,14 +12,14 @@ import pandas as pd
 
 from .figures import (ADVERSARIAL_COLUMNS, FIGURES, plot_adversarial, plot_class_bars, plot_curves, plot_lr, plot_runs)
 from .io import atomic_write
-from .observations import OBSERVATIONS, Observation, observe
+from .observations import OBSERVATIONS, Observation, check_expectations, missing_comparisons, observe
 from .runs import (Run, SUMMARY_METRICS, changed_settings, column_title, config_table, flat_config, format_at, format_change, format_count, format_date, format_duration, format_setting, format_value, load_run, per_class_frame, run_summary)
 from .runs import compare_runs  # re-exported: the whole report API (write_report, write_comparison, compare_runs, update_index) is here
 
 # %% auto #0
 __all__ = ['STEP_TABLE_COLUMNS', 'INDEX_HEADER', 'markdown_table', 'history_table', 'per_class_table', 'comparison_table',
-           'change_steps', 'class_iou_table', 'draw_figures', 'human_size', 'output_files', 'write_report',
-           'write_comparison', 'update_index']
+           'change_steps', 'class_iou_table', 'draw_figures', 'human_size', 'output_files', 'find_parent',
+           'write_report', 'write_comparison', 'update_index']
 
 # %% ../nbs/43_report.ipynb #31f99927
 def markdown_table(table: pd.DataFrame, # formatted cells; the index is not printed
@@ -176,6 +176,7 @@ def _environment_section(run: Run) -> tuple[str, str]:
     details = ["—" if v is None else str(v) for v in rows.values()]
     return "Environment & Model", markdown_table(pd.DataFrame({"Component": list(rows), "Details": details}))
 
+# %% ../nbs/43_report.ipynb #023e103e
 def _data_section(run: Run) -> tuple[str, str]:
     data = run.config.get("data", {})
     samples = [f"{data[k]:,}" if isinstance(data.get(k), int) else "—" for k in ("n_train", "n_val")]
@@ -192,8 +193,9 @@ def _per_class_section(run: Run, compared: Sequence[Run]) -> tuple[str, str]:
 def _figures_section(figures: dict[str, str]) -> tuple[str, str]:
     return "Figures", "\n\n".join(f"**{FIGURES[k][1]}**\n\n![{FIGURES[k][1]}]({path})" for k, path in figures.items()) or "_No figures._"
 
-def _observations_section(run: Run, checks: Sequence[Callable]) -> tuple[str, str]:
-    return "Observations", "\n".join(o.markdown() for o in observe(run.history, checks)) or "_No observation fired._"
+def _observations_section(run: Run, checks: Sequence[Callable], missing: Observation | None = None) -> tuple[str, str]:
+    found = [*observe(run.history, checks, config=run.config), *([missing] if missing else [])]
+    return "Observations", "\n".join(o.markdown() for o in found) or "_No observation fired._"
 
 def _events_section(run: Run) -> tuple[str, str]:
     events, x = run.history.get("events", []), run.x
@@ -238,6 +240,43 @@ def _files_section(run: Run) -> tuple[str, str]:
                                           for f in files["file"]]})
     return "Output Files", _table_or(table, "_No files._")
 
+# %% ../nbs/43_report.ipynb #074bfeaa
+def find_parent(run: Run) -> Run | None:
+    "The run `run` names as its `parent`: a folder next to it, or the newest earlier run of that experiment."
+    name = run.config.get("params", {}).get("parent")
+    if not name: return None
+    if (run.path.parent / name / "history.json").is_file(): return load_run(run.path.parent / name)
+    started, candidates = run.config.get("started") or "", []
+    for cfg_file in run.path.parent.glob("*/config.json"):
+        try: config = json.loads(cfg_file.read_text())
+        except (OSError, ValueError): continue
+        if (config.get("experiment") == name and (config.get("started") or "") < started
+                and (cfg_file.parent / "history.json").is_file()):
+            candidates.append((config.get("started") or "", cfg_file.parent))
+    return load_run(max(candidates)[1]) if candidates else None
+
+def _objective_block(run: Run) -> str:
+    "The objective, the verdict table and what changed vs the parent; empty when the run states none of them."
+    params, parts = run.config.get("params", {}), []
+    if params.get("objective"): parts.append(f"**Objective:** {params['objective']}")
+    verdicts = check_expectations(run.history, params.get("expect"))
+    if verdicts:
+        met = sum(v.met is True for v in verdicts)
+        table = pd.DataFrame([{"Expectation": f"{column_title(v.key)} {v.check}", "Recorded": format_value(v.key, v.value),
+                               "At": v.where, "Verdict": ("✅ " if v.met else "❌ " if v.met is False else "") + v.text}
+                              for v in verdicts])
+        parts.append(f"**Expectations:** {met} of {len(verdicts)} met\n\n{markdown_table(table)}")
+    if params.get("parent"):
+        parent = find_parent(run)
+        if parent is None: parts.append(f"**Parent:** {params['parent']!r} (not found in {run.path.parent})")
+        else:
+            table = config_table({parent.name: parent.config, run.name: run.config}, only_changed=True)
+            change = format_change(run.monitor, run.best["value"], parent.best["value"]) if parent.best and run.best else "—"
+            parts.append(f"**Parent:** [{parent.name}](../{parent.name}/report.md) — best {column_title(run.monitor)} {change}"
+                         + ("\n\n" + markdown_table(table.rename_axis("Setting").reset_index()) if len(table) else
+                            "\n\n_No setting changed vs the parent._"))
+    return "\n\n".join(parts)
+
 # %% ../nbs/43_report.ipynb #d46b5467
 def _compared_runs(run: Run, compare_to: Sequence[str | Path] | None) -> list[Run]:
     "The compared runs: names of folders next to this run's, or folders as given."
@@ -267,12 +306,15 @@ def write_report(run_dir: str | Path, # run folder written by the trainer
     run = load_run(run_dir)
     compared = _compared_runs(run, compare_to)
     figures = draw_figures(run, compared)
+    names = run.config.get("compare_to") or []
+    missing = missing_comparisons(names, {r.name for r in compared} | {r.config.get("experiment") for r in compared})
     sections = [_settings_section(run, compared), _environment_section(run), _data_section(run),
                 _results_section(run), _per_class_section(run, compared),
-                *_extra_sections(run), _figures_section(figures), _observations_section(run, checks), _events_section(run),
+                *_extra_sections(run), _figures_section(figures), _observations_section(run, checks, missing), _events_section(run),
                 *([_comparison_section(run, compared)] if compared else []), _files_section(run)]
     body = "\n\n".join(f"## {i}. {title}\n\n{text}" for i, (title, text) in enumerate(sections, 1))
-    return atomic_write(run.path / "report.md", f"{_header(run, compared)}\n\n{body}\n")
+    top = "\n\n".join(p for p in (_header(run, compared), _objective_block(run)) if p)
+    return atomic_write(run.path / "report.md", f"{top}\n\n{body}\n")
 
 # %% ../nbs/43_report.ipynb #bdd55ab6
 def write_comparison(run_dirs: Sequence[str | Path], # run folders, in the order to compare them
@@ -299,6 +341,28 @@ Each run writes a folder here (`reports/<run_name>/`: `report.md`, `config.json`
 `figures/`, the executed notebook, `checkpoints/`). Run folders are git-ignored; this index is regenerated after
 every run by `segkit.report.update_index`, newest run first."""
 
+def _chain_label(run: Run) -> str:
+    "A run in a chain: its link, best value and its expectations met."
+    verdicts = check_expectations(run.history, run.config.get("params", {}).get("expect"))
+    met = f", {sum(v.met is True for v in verdicts)}/{len(verdicts)} expectations met" if verdicts else ""
+    best = format_value(run.monitor, run.best["value"]) if run.best else "—"
+    link = f"[{run.name}]({run.path.name}/report.md)" if (run.path / "report.md").is_file() else run.name
+    return f"{link} ({column_title(run.monitor)} {best}{met})"
+
+def _chains_section(runs: Sequence[Run]) -> list[str]:
+    "Each chain of runs linked by `parent`, root first, one line per path from a root to a leaf; [] when no run has a parent."
+    parent = {r.name: p.name for r in runs if (p := find_parent(r)) is not None}
+    if not parent: return []
+    by_name, children = {r.name: r for r in runs}, {}
+    for child, p in parent.items(): children.setdefault(p, []).append(child)
+    def paths(name):
+        kids = sorted(children.get(name, []), key=lambda n: by_name[n].history.get("started") or "")
+        return [[name]] if not kids else [[name, *rest] for k in kids for rest in paths(k)]
+    roots = sorted({p for p in parent.values() if p not in parent and p in by_name}, key=lambda n: by_name[n].history.get("started") or "")
+    lines = [" → ".join(_chain_label(by_name[n]) for n in path) for root in roots for path in paths(root)]
+    return ["## Chains of runs\n\nEach line follows `parent` links, from the first run to the last change.\n\n"
+            + "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))]
+
 def update_index(reports_dir: str | Path) -> Path:
     "Rewrite `<reports_dir>/README.md`: every run folder, newest first, with a note on the folders skipped."
     reports = Path(reports_dir)
@@ -314,6 +378,6 @@ def update_index(reports_dir: str | Path) -> Path:
         row = {"Run": link, "Date": s["date"], "Experiment": s["experiment"], "Dataset": s["dataset"], "Model": s["model"],
                "Status": s["status"], "Best": best, "Length": format_count(s["length"], s["x"])}
         rows.append({k: "—" if v is None else v for k, v in row.items()})
-    parts = [INDEX_HEADER, _table_or(pd.DataFrame(rows), "_No runs yet._")]
+    parts = [INDEX_HEADER, _table_or(pd.DataFrame(rows), "_No runs yet._"), *_chains_section(runs)]
     if skipped: parts.append(f"Skipped (no history.json): {', '.join(skipped)}.")
     return atomic_write(reports / "README.md", "\n\n".join(parts) + "\n")

@@ -54,6 +54,7 @@ def example_per_class(iou: Sequence[float], # IoU per class of `EXAMPLE_CLASSES`
     return {"split": "val", "epoch": epoch, "class": EXAMPLE_CLASSES, "iou": list(iou), "dice": [2 * i / (1 + i) for i in iou],
             "true_share": list(true_share), "predicted_share": list(predicted_share)}
 
+# %% ../nbs/40_runs.ipynb #48593588
 def write_example_run(root: str | Path, # folder that holds run folders
                       name: str, # run name (folder name)
                       history: dict, # from `example_history`
@@ -61,6 +62,7 @@ def write_example_run(root: str | Path, # folder that holds run folders
                       image_size: tuple[int, int] = (644, 364), # (W, H)
                       compare_to: Sequence[str] = (), # runs this one is compared to
                       weights: str = "timm: dinov2_vitb14 (ImageNet)", # the model's weights source
+                      **params, # more experiment parameters (e.g. objective, expect, parent)
                      ) -> Path:
     "Write `config.json` and `history.json` of an example run under `root/name`, for tests and docs."
     run, lr = Path(root) / name, max(s[1] for s in history["lr_trace"]) if history.get("lr_trace") else None
@@ -68,7 +70,7 @@ def write_example_run(root: str | Path, # folder that holds run folders
     x, records = history_x(history), history["epochs"]
     length = {f"{x}s": records[-1][x] if records else 0}
     params = dict(run_name=name, preset="full", dataset="synthetic", **length, batch_size=2,
-                  lr=lr, loss=loss, augment=augment, backbone=backbone, head=head, seed=0, compare_to=list(compare_to))
+                  lr=lr, loss=loss, augment=augment, backbone=backbone, head=head, seed=0, compare_to=list(compare_to), **params)
     config = {"run_name": name, "experiment": name, "params": params, "started": history["started"],
               "model": {"name": f"{backbone}+{head}", "backbone": backbone, "head": head, "weights_source": weights,
                         "trainable_params": 2_500_000, "frozen_params": 86_000_000},
@@ -82,6 +84,7 @@ def write_example_run(root: str | Path, # folder that holds run folders
     (run / "history.json").write_text(json.dumps(history))
     return run
 
+# %% ../nbs/40_runs.ipynb #c2208a70
 def write_example_phases(root: str | Path) -> tuple[Path, Path]:
     "Two example runs: phase1 (ViT-S, ConvNeXt, CE, 4 epochs) and phase3 (ViT-B, UPerNet, Focal+Dice, 6 epochs, compared to phase1)."
     phase1 = example_history([0.2211, 0.2513, 0.2636, 0.2971], lr=1e-4, per_class=example_per_class([0.90, 0.30, 0.05, 0.02], epoch=4))
@@ -93,6 +96,7 @@ def write_example_phases(root: str | Path) -> tuple[Path, Path]:
                               loss="cross_entropy", augment="none", backbone="dinov2_vits14", head="convnext", image_size=(476, 266)),
             write_example_run(root, "phase3", phase3, compare_to=["phase1"]))
 
+# %% ../nbs/40_runs.ipynb #e65f1b99
 def example_iteration_history(val_miou: Sequence[float], # validation mIoU at each evaluation
                               logs_per_eval: int = 2, # log steps per evaluation
                               log_every: int = 50, # iterations per log step
@@ -141,6 +145,7 @@ def format_count(n: int, unit: str) -> str:
     "A number of things: '1 epoch', '6 epochs', '2000 iterations'."
     return f"{n} {unit}" + ("" if n == 1 else "s")
 
+# %% ../nbs/40_runs.ipynb #8f5f7355
 @dataclass
 class Run:
     "A run folder read back: its path, `config.json` and `history.json`."
@@ -173,6 +178,7 @@ class Run:
         "The evaluation record of the best epoch (or iteration); empty if there is none."
         return next((r for r in self.eval_rows if r[self.x] == self.best_at), {})
 
+# %% ../nbs/40_runs.ipynb #44cba869
 def load_run(run_dir: str | Path) -> Run:
     "Read a run folder written by `segkit.trainer`."
     path, files = Path(run_dir), {}
@@ -192,9 +198,10 @@ _TITLES = {"loss": "Loss", "miou": "mIoU", "mean_dice": "Dice", "pixel_accuracy"
            "fg_recall": "FG recall", "predicted_foreground": "Predicted FG", "true_foreground": "True FG"}
 
 def column_title(column: str) -> str:
-    "Readable header of a history column (`val_miou` -> 'Val mIoU'); other columns keep their name."
+    "Readable header of a history column (`val_miou` -> 'Val mIoU', a loss term `val_dice` -> 'Val dice loss')."
     split, _, metric = column.partition("_")
     if split in ("train", "val") and metric in _TITLES: return f"{split.title()} {_TITLES[metric]}"
+    if split in ("train", "val") and metric: return f"{split.title()} {metric} loss"  # a loss component, never a metric
     return _TITLES.get(column, column)
 
 def format_value(column: str, value) -> str:

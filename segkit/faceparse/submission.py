@@ -76,6 +76,7 @@ def _test_images(images_dir: Path) -> list[Path]:
                         f"overwrite each other; keep one file per name")
     return images
 
+# %% ../../nbs/83_faceparse.submission.ipynb #1be5b5ff
 def make_submission(model: nn.Module, # a face model with `.config` (from build_face_model), trained
                     images_dir: str | Path, # folder of the test images
                     out_zip: str | Path, # zip file to write

@@ -93,6 +93,7 @@ def _ellipses(lab: np.ndarray, rng, cls: int, share: float, count: int, aspect: 
         y = int(centre_y[x]) if centre_y is not None else int(rng.uniform(*y_range))
         cv2.ellipse(lab, (x, y), (rx, ry), float(rng.uniform(-20, 20)), 0, 360, int(cls), -1)
 
+# %% ../../nbs/50_offroad.data.ipynb #3862dc47
 def offroad_scene(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     "One synthetic off-road scene: RGB uint8 (H,W,3) and class indices uint8 (H,W)."
     h, w = height, width
