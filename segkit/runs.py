@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_runs.ipynb #0c5b2142
 from __future__ import annotations
-import json, math
+import json, math, re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,10 +15,10 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['EXAMPLE_CLASSES', 'KEY_SETTINGS', 'SUMMARY_METRICS', 'example_history', 'example_per_class', 'write_example_run',
-           'write_example_phases', 'example_iteration_history', 'history_x', 'format_at', 'format_count', 'Run',
-           'load_run', 'column_title', 'format_value', 'format_change', 'flat_config', 'changed_settings',
-           'format_setting', 'config_table', 'history_column', 'per_class_frame', 'format_date', 'format_duration',
-           'run_summary', 'compare_runs']
+           'write_example_phases', 'example_iteration_history', 'check_run_name', 'history_x', 'format_at',
+           'format_count', 'Run', 'load_run', 'column_title', 'format_value', 'format_change', 'flat_config',
+           'changed_settings', 'format_setting', 'config_table', 'history_column', 'per_class_frame', 'format_date',
+           'format_duration', 'run_summary', 'compare_runs']
 
 # %% ../nbs/40_runs.ipynb #71d6bd21
 EXAMPLE_CLASSES = ["Sky", "Landscape", "Rocks", "Logs"]
@@ -131,6 +131,16 @@ def example_iteration_history(val_miou: Sequence[float], # validation mIoU at ea
             "duration_s": 1800.0, "x": "iteration", "monitor": "val_miou", "mode": "max",
             "best": {"value": best["val_miou"], "iteration": best["iteration"]} if best else None, "epochs": records,
             "events": [], "per_class": per_class}
+
+# %% ../nbs/40_runs.ipynb #9a8c3a95
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+def check_run_name(name: str) -> str:
+    "`name` if it is a plain run name (letters, digits, `-_.`, starting with a letter or digit), else a ValueError saying why."
+    if not isinstance(name, str) or not _RUN_NAME.fullmatch(name) or name in (".", ".."):
+        raise ValueError(f"run_name={name!r} is not a plain name: use letters, digits, '-', '_' and '.' (at most 128, "
+                         "starting with a letter or digit, no '/'); the run folder is always created under the reports folder")
+    return name
 
 # %% ../nbs/40_runs.ipynb #072fbc03
 def history_x(history: dict) -> str:
