@@ -4,7 +4,7 @@
 
 # %% ../nbs/45_cli.ipynb #2c54b643
 from __future__ import annotations
-import argparse, json, os, socket, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time
 from datetime import datetime
 from pathlib import Path
 
@@ -88,7 +88,8 @@ def launch(nb: Path, executed: Path, params: dict, processes: int, nodes: dict |
     if processes < 1: raise ValueError(f"processes={processes} must be at least 1")
     args = [f"--nproc_per_node={processes}", f"--nnodes={nodes.get('nodes', 1)}", f"--node_rank={nodes.get('node_rank', 0)}",
             f"--master_addr={nodes.get('master_addr', '127.0.0.1')}", f"--master_port={nodes.get('master_port') or _free_port()}"]
-    cmd = [sys.executable, "-m", "torch.distributed.run", *args, "-m", "segkit.cli", "worker", str(nb), str(executed),
+    script = shutil.which("segkit", path=str(Path(sys.executable).parent)) or shutil.which("segkit")  # the console script
+    cmd = [sys.executable, "-m", "torch.distributed.run", *args, script, "worker", str(nb), str(executed),
            json.dumps(params), *(["--log-output"] if log_output else [])]
     subprocess.run(cmd, cwd=project_root(), check=True)
 
