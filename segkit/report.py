@@ -13,7 +13,7 @@ import pandas as pd
 from .figures import (ADVERSARIAL_COLUMNS, FIGURES, plot_adversarial, plot_class_bars, plot_curves, plot_lr, plot_runs)
 from .io import atomic_write
 from .observations import OBSERVATIONS, Observation, check_expectations, missing_comparisons, observe
-from .runs import (Run, SUMMARY_METRICS, changed_settings, column_title, config_table, flat_config, format_at, format_change, format_count, format_date, format_duration, format_setting, format_value, load_run, per_class_frame, run_summary)
+from .runs import (Run, SUMMARY_METRICS, changed_settings, column_title, config_table, flat_config, format_at, format_change, format_count, format_date, format_duration, format_setting, format_value, load_run, per_class_frame, run_summary, summary_metrics)
 from .runs import compare_runs  # re-exported: the whole report API (write_report, write_comparison, compare_runs, update_index) is here
 
 # %% auto #0
@@ -94,11 +94,17 @@ def per_class_table(run: Run, compared: Sequence[Run] = ()) -> pd.DataFrame:
 
 # %% ../nbs/43_report.ipynb #0b5cf0e7
 def comparison_table(runs: Sequence[Run]) -> pd.DataFrame:
-    "Metrics of each run at its best epoch (one column per run) and the change from the first run to the last."
+    "Each run's declared metrics at its best epoch (one column per run), the change first → last; losses only when comparable."
     summaries = [run_summary(r) for r in runs]
     first, last = summaries[0], summaries[-1]
-    rows = {column_title(m): [format_value(m, s[m]) for s in summaries] + [format_change(m, last[m], first[m])]
-            for m in SUMMARY_METRICS}
+    metrics = list(dict.fromkeys(m for r in runs for m in summary_metrics(r)))
+    losses_differ = any(k.startswith("loss") or k.endswith(("_weight", "_gamma")) or k == "class_weights"
+                        for k in changed_settings([r.config for r in runs]))
+    rows = {}
+    for m in metrics:
+        if m.endswith("loss") and losses_differ:   # a loss value depends on the loss's terms and weights
+            rows[column_title(m)] = ["not comparable: the losses differ"] * (len(runs) + 1); continue
+        rows[column_title(m)] = [format_value(m, s.get(m)) for s in summaries] + [format_change(m, last.get(m), first.get(m))]
     units = {s["x"] for s in summaries}
     if len(units) == 1:
         x = units.pop()

@@ -17,8 +17,8 @@ import pandas as pd
 __all__ = ['EXAMPLE_CLASSES', 'KEY_SETTINGS', 'SUMMARY_METRICS', 'example_history', 'example_per_class', 'write_example_run',
            'write_example_phases', 'example_iteration_history', 'check_run_name', 'history_x', 'format_at',
            'format_count', 'Run', 'load_run', 'column_title', 'format_value', 'format_change', 'flat_config',
-           'changed_settings', 'format_setting', 'config_table', 'history_column', 'per_class_frame', 'format_date',
-           'format_duration', 'run_summary', 'compare_runs']
+           'changed_settings', 'format_setting', 'config_table', 'history_column', 'per_class_frame', 'summary_metrics',
+           'format_date', 'format_duration', 'run_summary', 'compare_runs']
 
 # %% ../nbs/40_runs.ipynb #71d6bd21
 EXAMPLE_CLASSES = ["Sky", "Landscape", "Rocks", "Logs"]
@@ -288,7 +288,11 @@ def per_class_frame(history: dict) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.Index(per_class["class"], name="class")).apply(pd.to_numeric, errors="coerce")
 
 # %% ../nbs/40_runs.ipynb #63ba151a
-SUMMARY_METRICS = ("val_miou", "val_mean_dice", "val_pixel_accuracy", "val_loss")
+SUMMARY_METRICS = ("val_miou", "val_mean_dice", "val_pixel_accuracy", "val_loss")  # when an experiment declares none
+
+def summary_metrics(run: Run) -> list[str]:
+    "The metrics the run's experiment declares for comparisons (`config['summary_metrics']`), else `SUMMARY_METRICS`."
+    return list(run.config.get("summary_metrics") or SUMMARY_METRICS)
 
 def format_date(iso: str | None) -> str:
     "An ISO timestamp as 'YYYY-MM-DD HH:MM' (as recorded, UTC for the trainer)."
@@ -306,7 +310,7 @@ def run_summary(run: Run) -> dict:
     return {"run": run.name, "date": format_date(run.history.get("started")), "experiment": run.config.get("experiment"),
             "dataset": run.config.get("data", {}).get("dataset"), "status": run.history.get("status"),
             "monitor": run.monitor, "best": run.best["value"], "x": run.x, "best_at": run.best_at, "length": run.length,
-            **{m: row.get(m) for m in SUMMARY_METRICS}, "duration_s": run.history.get("duration_s"),
+            **{m: row.get(m, run.history.get(m)) for m in summary_metrics(run)}, "duration_s": run.history.get("duration_s"),
             **{k: flat.get(k) for k in KEY_SETTINGS}, "path": str(run.path)}
 
 def compare_runs(run_dirs: Sequence[str | Path | Run]) -> pd.DataFrame:
