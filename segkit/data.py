@@ -56,12 +56,14 @@ class LabelEncoder:
             raise DataError(f"{path}: mask has shape {raw.shape}; expected a single-channel (H, W) mask of raw class "
                             f"ids, not a colour image. Use the dataset's original mask files.")
         if raw.max(initial=0) >= len(self.lut): unknown = np.unique(raw[raw >= len(self.lut)])
-        else: unknown = np.unique(raw[~self.known[raw]])
+        else:  # one gather; unknown values map to IGNORE_INDEX, so only a mask holding some needs a second look
+            idx = self.lut[raw]
+            unknown = np.unique(raw[~self.known[raw]]) if (idx == IGNORE_INDEX).any() else raw[:0]
         if unknown.size:
             valid = ", ".join(f"{c.raw_id} ({c.name})" for c in self.classes)
             raise DataError(f"{path}: mask contains raw values {unknown[:20].tolist()} that are not in the class table. "
                             f"Valid values: {valid}. Check that this is the right dataset, or extend the class table.")
-        return self.lut[raw]
+        return idx
 
 # %% ../nbs/02_data.ipynb #9fc1b319
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -223,7 +225,7 @@ def cache_dir(*parts: str) -> Path:
 def _stats_key(ds: SegmentationDataset) -> str:
     h = hashlib.sha1()
     for _, m in ds.pairs:
-        st = m.stat(); h.update(f"{m.resolve()}:{st.st_size}:{st.st_mtime_ns};".encode())
+        st = m.stat(); h.update(f"{os.path.abspath(m)}:{st.st_size}:{st.st_mtime_ns};".encode())
     h.update(",".join(ds.class_names).encode())
     return h.hexdigest()[:16]
 
@@ -261,7 +263,7 @@ def class_weights(stats: pd.DataFrame, method: str = "inverse", normalize: bool 
 
 # %% ../nbs/02_data.ipynb #e76185de
 def _file_key(*paths: Path) -> str:
-    return ";".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths)
+    return ";".join(f"{os.path.abspath(p)}:{st.st_size}:{st.st_mtime_ns}" for p in paths for st in [os.stat(p)])
 
 def _check_pair(ds: SegmentationDataset, img_path: Path, mask_path: Path) -> str | None:
     "What is wrong with one (image, mask) pair, or None."
@@ -286,13 +288,13 @@ def check_masks(ds: SegmentationDataset, workers: int | None = None, cache: bool
     table = hashlib.sha1(repr([tuple(c) for c in ds.classes]).encode()).hexdigest()[:16]
     path = cache_dir("mask_check", f"{table}.json")
     passed = json.loads(path.read_text()) if cache and path.exists() else {}
-    keys = {str(m.resolve()): _file_key(m, i) for i, m in ds.pairs}
-    todo = [(i, m) for i, m in ds.pairs if passed.get(str(m.resolve())) != keys[str(m.resolve())]]
+    keys = [(os.path.abspath(m), _file_key(m, i)) for i, m in ds.pairs]
+    todo = [(pair, k) for pair, k in zip(ds.pairs, keys) if passed.get(k[0]) != k[1]]
     with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        problems = list(pool.map(lambda p: _check_pair(ds, *p), todo))
+        problems = list(pool.map(lambda t: _check_pair(ds, *t[0]), todo))
     if cache and todo:
         fresh = json.loads(path.read_text()) if path.exists() else {}  # merge with what another process stored meanwhile
-        fresh.update({str(m.resolve()): keys[str(m.resolve())] for (_, m), e in zip(todo, problems) if e is None})
+        fresh.update({k: v for (_, (k, v)), e in zip(todo, problems) if e is None})
         atomic_write(path, json.dumps(fresh))
     bad = [e for e in problems if e is not None]
     if bad:
