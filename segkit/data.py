@@ -283,7 +283,11 @@ def _check_pair(ds: SegmentationDataset, img_path: Path, mask_path: Path) -> str
                 f"(0-{ds.num_classes - 1}, {IGNORE_INDEX} = ignore). Check the mask reader and the class table.")
     return None
 
-def check_masks(ds: SegmentationDataset, workers: int | None = None, cache: bool = True, show: int = 5) -> int:
+def check_masks(ds: SegmentationDataset,
+                workers: int | None = None, # threads reading masks (default: one per CPU)
+                cache: bool = True, # skip pairs that passed before, unchanged (path, size, mtime), and remember new ones
+                show: int = 5, # bad pairs quoted in the error
+               ) -> int:
     "Check every (image, mask) pair of `ds` once; raise one `DataError` listing the bad ones. Returns how many were read."
     table = hashlib.sha1(repr([tuple(c) for c in ds.classes]).encode()).hexdigest()[:16]
     path = cache_dir("mask_check", f"{table}.json")
