@@ -6,6 +6,7 @@
 from __future__ import annotations
 import hashlib, json, os, random
 from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple, Sequence
 
 import albumentations as A
@@ -22,8 +23,9 @@ from .io import atomic_write
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'MISSING_DATA_HINT', 'IMAGENET_MEAN', 'IMAGENET_STD', 'AUGMENTATIONS', 'ClassInfo', 'DataError',
            'LabelEncoder', 'read_rgb', 'read_raw_mask', 'read_palette_mask', 'list_files', 'pair_files', 'vit_size',
-           'HorizontalFlipSwap', 'build_transforms', 'SegmentationDataset', 'random_split_indices', 'class_stats',
-           'class_weights', 'seed_worker', 'make_loader', 'colorize', 'denormalize', 'show_batch']
+           'HorizontalFlipSwap', 'build_transforms', 'SegmentationDataset', 'random_split_indices', 'cache_dir',
+           'class_stats', 'class_weights', 'check_masks', 'seed_worker', 'make_loader', 'colorize', 'denormalize',
+           'show_batch']
 
 # %% ../nbs/02_data.ipynb #6867e844
 IGNORE_INDEX = 255
@@ -54,12 +56,14 @@ class LabelEncoder:
             raise DataError(f"{path}: mask has shape {raw.shape}; expected a single-channel (H, W) mask of raw class "
                             f"ids, not a colour image. Use the dataset's original mask files.")
         if raw.max(initial=0) >= len(self.lut): unknown = np.unique(raw[raw >= len(self.lut)])
-        else: unknown = np.unique(raw[~self.known[raw]])
+        else:  # one gather; unknown values map to IGNORE_INDEX, so only a mask holding some needs a second look
+            idx = self.lut[raw]
+            unknown = np.unique(raw[~self.known[raw]]) if (idx == IGNORE_INDEX).any() else raw[:0]
         if unknown.size:
             valid = ", ".join(f"{c.raw_id} ({c.name})" for c in self.classes)
             raise DataError(f"{path}: mask contains raw values {unknown[:20].tolist()} that are not in the class table. "
                             f"Valid values: {valid}. Check that this is the right dataset, or extend the class table.")
-        return self.lut[raw]
+        return idx
 
 # %% ../nbs/02_data.ipynb #9fc1b319
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -93,10 +97,19 @@ MISSING_DATA_HINT = ('See data/README.md for where to put each dataset, or run o
                      'dataset="synthetic".')
 
 def list_files(folder: Path, exts: Sequence[str]) -> dict[str, Path]:
-    "Files of `folder` with one of the extensions `exts`, by stem; a missing or empty folder is a `DataError`."
+    "Files of `folder` with one of the extensions `exts`, by stem; a missing or empty folder, or two files with one stem, is a `DataError`."
     if not folder.is_dir():
         raise DataError(f"{folder} does not exist. {MISSING_DATA_HINT}")
-    files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in exts}
+    by_stem: dict[str, list[Path]] = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() in exts: by_stem.setdefault(p.stem, []).append(p)
+    clashes = [ps for ps in by_stem.values() if len(ps) > 1]
+    if clashes:
+        more = f" ({len(clashes) - 1} more name(s) like this)" if len(clashes) > 1 else ""
+        raise DataError(f"{folder}: {' and '.join(p.name for p in clashes[0])} have the same name {clashes[0][0].stem!r}"
+                        f"{more}; images and masks are paired by name, so segkit cannot tell which file to use. Keep one "
+                        f"file per name: remove or rename the others.")
+    files = {s: ps[0] for s, ps in by_stem.items()}
     if not files:
         raise DataError(f"{folder} holds no {'/'.join(exts)} files. {MISSING_DATA_HINT}")
     return files
@@ -202,18 +215,24 @@ def random_split_indices(n: int, val_fraction: float, seed: int = 42) -> tuple[l
     n_val = min(max(1, round(n * val_fraction)), n - 1)
     return sorted(perm[n_val:]), sorted(perm[:n_val])
 
+# %% ../nbs/02_data.ipynb #0f6c9ccf
+def cache_dir(*parts: str) -> Path:
+    "segkit's cache folder joined with `parts`: `$SEGKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/segkit`, else `~/.cache/segkit`."
+    base = os.environ.get("SEGKIT_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "segkit"
+    return Path(base).joinpath(*parts)
+
 # %% ../nbs/02_data.ipynb #4e63cc52
 def _stats_key(ds: SegmentationDataset) -> str:
     h = hashlib.sha1()
     for _, m in ds.pairs:
-        st = m.stat(); h.update(f"{m.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        st = m.stat(); h.update(f"{os.path.abspath(m)}:{st.st_size}:{st.st_mtime_ns};".encode())
     h.update(",".join(ds.class_names).encode())
     return h.hexdigest()[:16]
 
 def class_stats(ds: SegmentationDataset, cache: bool = True) -> pd.DataFrame:
     "Per-class pixel count and share, and the number and total pixels of the images containing the class."
     key = _stats_key(ds)
-    path = ds.pairs[0][1].parent.parent / ".segkit" / f"class_stats-{key}.json" if ds.pairs else None
+    path = cache_dir("class_stats", f"{key}.json") if ds.pairs else None
     if cache and path is not None and path.exists():
         return pd.DataFrame(json.loads(path.read_text()))
     k = ds.num_classes
@@ -241,6 +260,53 @@ def class_weights(stats: pd.DataFrame, method: str = "inverse", normalize: bool 
     else: raise ValueError(f"unknown class-weight method {method!r}; valid: ['inverse', 'inv_share', 'median']")
     if normalize: w[present] *= present.sum() / w[present].sum()
     return torch.tensor(w, dtype=torch.float32)
+
+# %% ../nbs/02_data.ipynb #e76185de
+def _file_key(*paths: Path) -> str:
+    return ";".join(f"{os.path.abspath(p)}:{st.st_size}:{st.st_mtime_ns}" for p in paths for st in [os.stat(p)])
+
+def _check_pair(ds: SegmentationDataset, img_path: Path, mask_path: Path) -> str | None:
+    "What is wrong with one (image, mask) pair, or None."
+    try:
+        mask = ds.read_mask(mask_path)
+        with Image.open(img_path) as im: w, h = im.size
+    except DataError as e: return str(e)
+    except OSError as e:
+        return f"{img_path}: cannot be read as an image ({e}). Re-copy the file or remove it together with its mask."
+    if mask.shape[:2] != (h, w):
+        return (f"{img_path} is {w}x{h} but its mask {mask_path} is {mask.shape[1]}x{mask.shape[0]}; image and mask must "
+                f"have the same size. Re-export the pair.")
+    present = np.flatnonzero(np.bincount(mask.ravel(), minlength=256)) if mask.dtype == np.uint8 else np.unique(mask)
+    bad = present[(present >= ds.num_classes) & (present != IGNORE_INDEX)]
+    if bad.size:
+        return (f"{mask_path}: class indices {bad[:20].tolist()} but the class table has {ds.num_classes} classes "
+                f"(0-{ds.num_classes - 1}, {IGNORE_INDEX} = ignore). Check the mask reader and the class table.")
+    return None
+
+def check_masks(ds: SegmentationDataset,
+                workers: int | None = None, # threads reading masks (default: one per CPU)
+                cache: bool = True, # skip pairs that passed before, unchanged (path, size, mtime), and remember new ones
+                show: int = 5, # bad pairs quoted in the error
+               ) -> int:
+    "Check every (image, mask) pair of `ds` once; raise one `DataError` listing the bad ones. Returns how many were read."
+    table = hashlib.sha1(repr([tuple(c) for c in ds.classes]).encode()).hexdigest()[:16]
+    path = cache_dir("mask_check", f"{table}.json")
+    passed = json.loads(path.read_text()) if cache and path.exists() else {}
+    keys = [(os.path.abspath(m), _file_key(m, i)) for i, m in ds.pairs]
+    todo = [(pair, k) for pair, k in zip(ds.pairs, keys) if passed.get(k[0]) != k[1]]
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        problems = list(pool.map(lambda t: _check_pair(ds, *t[0]), todo))
+    if cache and todo:
+        fresh = json.loads(path.read_text()) if path.exists() else {}  # merge with what another process stored meanwhile
+        fresh.update({k: v for (_, (k, v)), e in zip(todo, problems) if e is None})
+        atomic_write(path, json.dumps(fresh))
+    bad = [e for e in problems if e is not None]
+    if bad:
+        more = f"\n  ... and {len(bad) - show} more" if len(bad) > show else ""
+        raise DataError(f"{len(bad)} of {len(ds)} image/mask pairs fail the check before training:\n  "
+                        + "\n  ".join(bad[:show]) + more + "\nFix or remove these files as each line says, then run "
+                        "again (only changed files are checked again).")
+    return len(todo)
 
 # %% ../nbs/02_data.ipynb #58e7d7c3
 def seed_worker(worker_id: int):

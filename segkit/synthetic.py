@@ -4,14 +4,16 @@
 
 # %% ../nbs/03_synthetic.ipynb #54e7742e
 from __future__ import annotations
-import hashlib, json, shutil
+import fcntl, hashlib, json, os, shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from .data import MISSING_DATA_HINT, DataError
-from .registry import Registry
+from .registry import Registry, unknown_name
 
 # %% auto #0
-__all__ = ['SYNTHETIC', 'project_root', 'resolve_dataset']
+__all__ = ['SYNTHETIC', 'MARKER', 'BUILDING', 'project_root', 'synthetic_root', 'synthetic_dir', 'generate_once',
+           'resolve_dataset']
 
 # %% ../nbs/03_synthetic.ipynb #ab93cd88
 def project_root(start: str | Path | None = None) -> Path:
@@ -20,31 +22,92 @@ def project_root(start: str | Path | None = None) -> Path:
     return next((p for p in (start, *start.parents) if (p / "settings.ini").exists()), start)
 
 SYNTHETIC = Registry("dataset kind")  # name -> maker(root, **settings); info: real_layout, the folder a real copy holds
+MARKER, BUILDING = "synthetic.json", ".segkit-building"  # a finished generated dataset; a folder being generated
 
+def synthetic_root() -> Path:
+    "The one folder segkit generates datasets into: `$SEGKIT_SYNTHETIC_DIR`, else `<project>/data/synthetic`."
+    return Path(os.environ.get("SEGKIT_SYNTHETIC_DIR") or project_root() / "data" / "synthetic").resolve()
+
+def _spec(kind: str, settings: dict) -> dict:
+    return {"kind": kind, **{k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}}
+
+def synthetic_dir(kind: str, **settings) -> Path:
+    "The folder of the generated `kind` dataset with `settings`: `<synthetic_root>/<kind>-<hash of the settings>`."
+    digest = hashlib.sha1(json.dumps(_spec(kind, settings), sort_keys=True).encode()).hexdigest()[:8]
+    return synthetic_root() / f"{kind}-{digest}"
+
+# %% ../nbs/03_synthetic.ipynb #b702ba01
+@contextmanager
+def _locked(path: Path, what: str):
+    "Hold an exclusive lock on `path` (released on exit or when the process dies); say so when waiting for another process."
+    with open(path, "a") as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process that is generating {what}", flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+def _finished(d: Path, spec: dict) -> bool:
+    "Whether `d` holds the finished generated dataset `spec`; a folder that is something else is an error, never replaced."
+    if not d.exists(): return False
+    marker = d / MARKER
+    found = json.loads(marker.read_text()) if marker.is_file() else None
+    if found is None:
+        raise DataError(f"{d} exists but holds no {MARKER}: segkit did not make it (an older segkit could leave such a "
+                        f"folder when killed), so it does not delete it. Move or delete that folder, then run again.")
+    if found != spec:
+        raise DataError(f"{marker} describes {found!r}, not {spec!r}: segkit did not make this folder for these "
+                        f"settings and does not delete it. Move or delete that folder, then run again.")
+    return True
+
+def _remove_leftovers(final: Path):
+    "Delete temporary siblings of `final` left by a killed generator (they carry segkit's marks; the caller holds the lock)."
+    for tmp in final.parent.glob(f".{final.name}.tmp-*"):
+        if (tmp / BUILDING).exists() or (tmp / MARKER).exists(): shutil.rmtree(tmp)
+        elif tmp.is_dir() and not any(tmp.iterdir()): tmp.rmdir()
+
+def generate_once(kind: str, **settings) -> Path:
+    "The generated `kind` dataset with `settings` under `synthetic_root()`: made once, atomically, safe with concurrent callers."
+    spec, final = _spec(kind, settings), synthetic_dir(kind, **settings)
+    if _finished(final, spec): return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(final.parent / f".{final.name}.lock", final):
+        if _finished(final, spec): return final  # another process made it while this one waited
+        _remove_leftovers(final)
+        tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+        tmp.mkdir()
+        try:
+            (tmp / BUILDING).write_text(json.dumps(spec, sort_keys=True))
+            SYNTHETIC.create(kind, tmp, **settings)
+            (tmp / MARKER).write_text(json.dumps(spec, sort_keys=True))
+            (tmp / BUILDING).unlink()
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # our own half-built folder; the original error propagates
+            raise
+    return final
+
+# %% ../nbs/03_synthetic.ipynb #47421e2d
 def resolve_dataset(dataset: str, data_dir: str | Path | None = None, kind: str | None = None, **synthetic) -> Path:
     "Folder of `dataset` ('synthetic' or the real `kind`), generating synthetic data once per parameter set."
     kind = kind or dataset  # a real dataset's name is its kind
     layout = SYNTHETIC.info(kind, "kind")["real_layout"]
-    if dataset not in ("synthetic", kind):
-        raise ValueError(f"unknown dataset {dataset!r} for {kind}; valid: ['synthetic', {kind!r}]")
-    root = project_root()
+    if dataset not in ("synthetic", kind): raise unknown_name("dataset", dataset, ["synthetic", kind], "dataset")
+    given = None if data_dir is None else (Path(data_dir) if Path(data_dir).is_absolute() else project_root() / data_dir).resolve()
     if dataset == "synthetic":
-        spec = {"kind": kind, **{k: list(v) if isinstance(v, tuple) else v for k, v in synthetic.items()}}
-        digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
-        d = Path(data_dir) if data_dir else Path("data/synthetic") / f"{kind}-{digest}"
-        d = d if d.is_absolute() else root / d
-        marker = d / "synthetic.json"
-        if d.exists() and any(d.iterdir()) and not marker.exists():
-            raise DataError(f"{d} holds files but no synthetic.json: it is not a synthetic dataset made by segkit, so "
-                            f"it is not overwritten. Pass another data_dir for synthetic data.")
-        if not (marker.exists() and json.loads(marker.read_text()) == spec):
-            if d.exists() and marker.exists(): shutil.rmtree(d)
-            SYNTHETIC.create(kind, d, **synthetic)
-            marker.write_text(json.dumps(spec, sort_keys=True))
-        return d
-    if data_dir is None:
+        d = synthetic_dir(kind, **synthetic)
+        if given is not None and given != d:
+            print(f"dataset='synthetic': data_dir={str(data_dir)!r} is not used (segkit never writes generated data "
+                  f"into a folder meant for real data); the generated {kind} data is in {d}", flush=True)
+        return generate_once(kind, **synthetic)
+    if given is None:
         raise DataError(f"dataset={dataset!r} needs data_dir, the folder holding {layout}. {MISSING_DATA_HINT}")
-    d = Path(data_dir); d = d if d.is_absolute() else root / d
-    if not (d / layout).is_dir():
-        raise DataError(f"{d / layout} does not exist: {dataset} data is expected under {d}. {MISSING_DATA_HINT}")
-    return d
+    if (given / MARKER).exists() or given.is_relative_to(synthetic_root()):
+        where = given / MARKER if (given / MARKER).exists() else f"inside {synthetic_root()}"
+        raise DataError(f"data_dir={str(data_dir)!r} holds a dataset generated by segkit ({where}), not the real "
+                        f"{dataset} data. Point data_dir at the real data (the folder holding {layout}), or run with "
+                        f"dataset='synthetic'. A generated folder sitting where the real data belongs was left by an "
+                        f"older segkit: delete it and put the real data there (data/README.md).")
+    if not (given / layout).is_dir():
+        raise DataError(f"{given / layout} does not exist: {dataset} data is expected under {given}. {MISSING_DATA_HINT}")
+    return given

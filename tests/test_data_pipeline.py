@@ -1,5 +1,6 @@
 "Integration tests of the data layer: generated data on disk, read through the real loaders, in worker processes."
-import subprocess, sys
+import os, subprocess, sys, time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,3 +64,25 @@ def test_face_split_and_flip_swap(tmp_path):
 def test_missing_data_message(tmp_path):
     with pytest.raises(DataError, match='dataset="synthetic"'):
         resolve_dataset("offroad", tmp_path / "nowhere")
+
+
+def test_two_processes_generate_once(tmp_path):
+    "Two processes ask for the same synthetic data at the same moment: one generates, the other waits and reuses it."
+    code = ("import os, time; from pathlib import Path\n"
+            "from segkit.offroad.data import make_offroad_dataset; from segkit.synthetic import resolve_dataset\n"
+            f"gate = Path(r'{tmp_path}'); (gate / f'ready-{{os.getpid()}}').touch()\n"
+            "while not (gate / 'go').exists(): time.sleep(0.01)\n"
+            "print(resolve_dataset('synthetic', None, 'offroad', n_train=40, n_val=10, size=(238, 133), seed=0), flush=True)")
+    env = {**os.environ, "SEGKIT_SYNTHETIC_DIR": str(tmp_path / "synthetic"), "PYTHONWARNINGS": "ignore"}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    while len(list(tmp_path.glob("ready-*"))) < 2 and all(p.poll() is None for p in procs): time.sleep(0.05)
+    (tmp_path / "go").touch()  # both imported segkit: start them together
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    folders = {o.strip().splitlines()[-1] for o, _ in outs}
+    assert len(folders) == 1
+    d = Path(folders.pop())
+    assert sorted(p.name for p in (tmp_path / "synthetic").iterdir() if not p.name.endswith(".lock")) == [d.name]
+    assert len(list(d.rglob("*.png"))) == 100 and (d / "synthetic.json").exists()
+    assert sum("waiting for another process" in o for o, _ in outs) == 1  # the loser waited for the winner
