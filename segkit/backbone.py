@@ -15,6 +15,8 @@ import torch
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
+from .registry import Registry
+
 # %% auto #0
 __all__ = ['BACKBONES', 'DinoV2Config', 'backbone_config', 'nearest_patch_multiple', 'check_image_size', 'read_checkpoint',
            'load_dinov2_weights', 'DinoV2Backbone', 'weights_fingerprint', 'FeatureCache']
@@ -29,22 +31,19 @@ class DinoV2Config:
 
 _TINY = dict(embed_dim=48, depth=3, num_heads=3)
 
-BACKBONES: dict[str, DinoV2Config] = {
-    "dinov2_vits14": DinoV2Config("vit_small_patch14_dinov2", "dinov2_vits14_pretrain.pth"),
-    "dinov2_vitb14": DinoV2Config("vit_base_patch14_dinov2", "dinov2_vitb14_pretrain.pth"),
-    "dinov2_vitl14": DinoV2Config("vit_large_patch14_dinov2", "dinov2_vitl14_pretrain.pth"),
-    "dinov2_vits14_reg": DinoV2Config("vit_small_patch14_reg4_dinov2", "dinov2_vits14_reg4_pretrain.pth"),
-    "dinov2_vitb14_reg": DinoV2Config("vit_base_patch14_reg4_dinov2", "dinov2_vitb14_reg4_pretrain.pth"),
-    "dinov2_vitl14_reg": DinoV2Config("vit_large_patch14_reg4_dinov2", "dinov2_vitl14_reg4_pretrain.pth"),
-    "dinov2_tiny": DinoV2Config("vit_small_patch14_dinov2", None, _TINY),
-    "dinov2_tiny_reg": DinoV2Config("vit_small_patch14_reg4_dinov2", None, _TINY),
-}
+BACKBONES = Registry("backbone")  # name -> DinoV2Config
+BACKBONES.register("dinov2_vits14", DinoV2Config("vit_small_patch14_dinov2", "dinov2_vits14_pretrain.pth"))
+BACKBONES.register("dinov2_vitb14", DinoV2Config("vit_base_patch14_dinov2", "dinov2_vitb14_pretrain.pth"))
+BACKBONES.register("dinov2_vitl14", DinoV2Config("vit_large_patch14_dinov2", "dinov2_vitl14_pretrain.pth"))
+BACKBONES.register("dinov2_vits14_reg", DinoV2Config("vit_small_patch14_reg4_dinov2", "dinov2_vits14_reg4_pretrain.pth"))
+BACKBONES.register("dinov2_vitb14_reg", DinoV2Config("vit_base_patch14_reg4_dinov2", "dinov2_vitb14_reg4_pretrain.pth"))
+BACKBONES.register("dinov2_vitl14_reg", DinoV2Config("vit_large_patch14_reg4_dinov2", "dinov2_vitl14_reg4_pretrain.pth"))
+BACKBONES.register("dinov2_tiny", DinoV2Config("vit_small_patch14_dinov2", None, _TINY))
+BACKBONES.register("dinov2_tiny_reg", DinoV2Config("vit_small_patch14_reg4_dinov2", None, _TINY))
 
 def backbone_config(name: str) -> DinoV2Config:
     "The registry entry for backbone `name`; an unknown name lists the valid ones."
-    if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; valid names: {', '.join(BACKBONES)}")
-    return BACKBONES[name]
+    return BACKBONES.get(name, "backbone")
 
 # %% ../nbs/10_backbone.ipynb #a2860166
 def nearest_patch_multiple(size: int, patch_size: int = 14) -> int:

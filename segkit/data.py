@@ -19,6 +19,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from .io import atomic_write
+from .registry import Registry
 
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'MISSING_DATA_HINT', 'IMAGENET_MEAN', 'IMAGENET_STD', 'AUGMENTATIONS', 'ClassInfo', 'DataError',
@@ -153,18 +154,16 @@ def _phase2() -> list:
                      border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=IGNORE_INDEX, p=0.5),
             A.Blur(blur_limit=(3, 7), p=0.5), A.ColorJitter(p=0.5)]
 
-AUGMENTATIONS: dict[str, Callable[[], list]] = {
-    "none": lambda: [],
-    "phase2": _phase2,
-    "phase3": lambda: _phase2() + [A.RandomShadow(p=0.5), A.CLAHE(p=0.5)],
-}
+AUGMENTATIONS = Registry("augmentation")  # name -> () -> list of albumentations transforms
+AUGMENTATIONS.register("none", lambda: [])
+AUGMENTATIONS.register("phase2", _phase2)
+AUGMENTATIONS.register("phase3", lambda: _phase2() + [A.RandomShadow(p=0.5), A.CLAHE(p=0.5)])
 
 def build_transforms(augment: str = "none", size: tuple[int, int] | None = None, train: bool = True) -> A.Compose:
     "Resize to `size` (width, height), augment (train only) with the named pipeline, normalise, to tensors."
-    if augment not in AUGMENTATIONS:
-        raise ValueError(f"unknown augment {augment!r}; valid: {sorted(AUGMENTATIONS)}")
+    AUGMENTATIONS.check(augment, "augment")
     resize = [A.Resize(size[1], size[0], interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST)] if size else []
-    aug = AUGMENTATIONS[augment]() if train else []
+    aug = AUGMENTATIONS.create(augment) if train else []
     return A.Compose(resize + aug + [A.Normalize(IMAGENET_MEAN, IMAGENET_STD), ToTensorV2()])
 
 # %% ../nbs/02_data.ipynb #8121e807

@@ -13,10 +13,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbone import DinoV2Backbone, trainable_parameters
+from .registry import Registry
 
 # %% auto #0
-__all__ = ['HEADS', 'ConvNeXtHead', 'conv_norm_relu', 'PyramidPooling', 'UPerNetHead', 'SegModel', 'build_head', 'build_model',
-           'check_model']
+__all__ = ['HEADS', 'MODEL_INPUTS', 'MODEL_OUTPUTS', 'MODELS', 'ConvNeXtHead', 'conv_norm_relu', 'PyramidPooling', 'UPerNetHead',
+           'SegModel', 'build_head', 'build_model', 'count_parameters', 'check_model']
 
 # %% ../nbs/11_heads.ipynb #ec84770c
 class ConvNeXtHead(nn.Module):
@@ -124,13 +125,13 @@ class SegModel(nn.Module):
         return self.backbone.weights_source
 
 # %% ../nbs/11_heads.ipynb #7158fc2f
-HEADS: dict[str, type[nn.Module]] = {"convnext": ConvNeXtHead, "upernet": UPerNetHead}
+HEADS = Registry("head")  # name -> head class taking (in_channels, num_classes, **kwargs)
+HEADS.register("convnext", ConvNeXtHead)
+HEADS.register("upernet", UPerNetHead)
 
 def build_head(name: str, in_channels: int, num_classes: int, **kwargs) -> nn.Module:
     "Head `name` (a key of `HEADS`) for `in_channels` features and `num_classes` classes."
-    if name not in HEADS:
-        raise ValueError(f"unknown head {name!r}; valid names: {', '.join(HEADS)}")
-    return HEADS[name](in_channels, num_classes, **kwargs)
+    return HEADS.get(name, "head")(in_channels, num_classes, **kwargs)
 
 def build_model(backbone_name: str,  # a key of `segkit.backbone.BACKBONES`
                 head_name: str,  # a key of `HEADS`
@@ -139,21 +140,43 @@ def build_model(backbone_name: str,  # a key of `segkit.backbone.BACKBONES`
                 frozen: bool = True,  # freeze the backbone
                 **head_kwargs) -> SegModel:
     "A `SegModel` from backbone and head names; `head_kwargs` go to the head."
-    if head_name not in HEADS:
-        raise ValueError(f"unknown head {head_name!r}; valid names: {', '.join(HEADS)}")
+    HEADS.check(head_name, "head_name")
     backbone = DinoV2Backbone(backbone_name, weights=weights, frozen=frozen)
     return SegModel(backbone, build_head(head_name, backbone.out_channels, num_classes, **head_kwargs))
 
 # %% ../nbs/11_heads.ipynb #8713e9a7
-def check_model(model: SegModel, sizes: Sequence[tuple[int, int]] = ((28, 42), (42, 28)), batch_size: int = 2) -> dict[str, int]:
-    "Forward/backward at each (H, W) in `sizes` and a state-dict round trip; returns the parameter counts."
-    num_classes = model.head.num_classes
+def count_parameters(module: nn.Module) -> int:
+    "Number of trainable parameters of `module` (the ones an optimizer updates)."
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+MODEL_INPUTS = Registry("model input")  # name -> (batch_size, size, num_classes) -> a random input batch
+MODEL_INPUTS.register("image", lambda batch_size, size, num_classes: torch.randn(batch_size, 3, *size))
+MODEL_INPUTS.register("volume", lambda batch_size, size, num_classes: torch.randn(batch_size, 1, *size))
+MODEL_INPUTS.register("discriminator", lambda batch_size, size, num_classes: torch.cat(
+    [torch.randn(batch_size, num_classes, *size).softmax(1), torch.rand(batch_size, 3, *size)], 1))
+
+MODEL_OUTPUTS = Registry("model output")  # name -> (batch_size, size, num_classes) -> shape of the first output
+MODEL_OUTPUTS.register("logits", lambda batch_size, size, num_classes: (batch_size, num_classes, *size))
+MODEL_OUTPUTS.register("probability", lambda batch_size, size, num_classes: (batch_size,))
+
+def _tensors(outputs) -> list[torch.Tensor]: return [outputs] if isinstance(outputs, torch.Tensor) else list(outputs)
+
+def check_model(model: nn.Module,
+                num_classes: int,  # K, the classes the model was built for
+                sizes: Sequence[Sequence[int]] = ((28, 42), (42, 28)),  # spatial input sizes, non-square ones included
+                batch_size: int = 2,
+                input: str = "image",  # a `MODEL_INPUTS` name
+                output: str = "logits",  # a `MODEL_OUTPUTS` name: what the first output is
+               ) -> dict[str, int]:
+    "Forward/backward at each size in `sizes` and a state-dict round trip; returns the parameter counts."
+    make_input, output_shape = MODEL_INPUTS.get(input, "input"), MODEL_OUTPUTS.get(output, "output")
     model.train()
-    for height, width in sizes:
+    for size in sizes:
         model.zero_grad(set_to_none=True)
-        logits = model(torch.randn(batch_size, 3, height, width))
-        assert logits.shape == (batch_size, num_classes, height, width), f"logits {tuple(logits.shape)} at {height}x{width}"
-        logits.square().mean().backward()
+        outputs = _tensors(model(make_input(batch_size, size, num_classes)))
+        expected = output_shape(batch_size, size, num_classes)
+        assert outputs[0].shape == expected, f"{output} {tuple(outputs[0].shape)} at {'x'.join(map(str, size))}, expected {expected}"
+        sum(o.square().mean() for o in outputs).backward()
         for name, parameter in model.named_parameters():
             if not parameter.requires_grad:
                 assert parameter.grad is None, f"frozen parameter {name} received a gradient"
@@ -161,15 +184,23 @@ def check_model(model: SegModel, sizes: Sequence[tuple[int, int]] = ((28, 42), (
                 assert parameter.grad is not None and parameter.grad.isfinite().all(), f"no finite gradient for {name}"
     model.zero_grad(set_to_none=True)
     model.eval()
-    images = torch.randn(1, 3, *sizes[0])
+    inputs = make_input(1, sizes[0], num_classes)
     with torch.no_grad():
-        expected = model(images)
+        expected = _tensors(model(inputs))
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
         restored = copy.deepcopy(model)
         for parameter in restored.parameters(): parameter.normal_(std=0.02)
-        assert not torch.equal(restored(images), expected), "perturbing the parameters did not change the output"
+        assert not all(map(torch.equal, _tensors(restored(inputs)), expected)), "perturbing the parameters did not change the output"
         buffer.seek(0)
         restored.load_state_dict(torch.load(buffer, weights_only=True))
-        assert torch.equal(restored(images), expected), "outputs differ after a state-dict round trip"
-    return model.parameter_counts()
+        assert all(map(torch.equal, _tensors(restored(inputs)), expected)), "outputs differ after a state-dict round trip"
+    trainable, total = count_parameters(model), sum(p.numel() for p in model.parameters())
+    return dict(trainable=trainable, frozen=total - trainable, total=total)
+
+# %% ../nbs/11_heads.ipynb #88b7e589
+MODELS = Registry("model family")  # name -> factory(num_classes) of a tiny instance; info: check_model's input, output, sizes
+MODELS.register("segmodel_convnext", lambda num_classes: build_model("dinov2_tiny", "convnext", num_classes),
+                input="image", output="logits", sizes=((28, 42), (42, 28)))
+MODELS.register("segmodel_upernet", lambda num_classes: build_model("dinov2_tiny", "upernet", num_classes, channels=64, ppm_channels=64),
+                input="image", output="logits", sizes=((28, 42), (42, 28)))

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .registry import Registry
+
 # %% ../nbs/20_losses.ipynb #a5fb850c
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
     "Return `value` if it is one of `choices`, else raise listing them."
@@ -219,14 +221,18 @@ class CEDice(CompositeLoss):
                           "dice": (DiceLoss(mode, smooth, absent, ignore_index), dice_weight)})
 
 # %% ../nbs/20_losses.ipynb #f294c7b7
-LOSSES: dict[str, type[SegmentationLoss]] = {"ce": CrossEntropy, "focal": FocalLoss, "dice": DiceLoss,
-                                             "focal_dice": FocalDice, "ce_dice": CEDice}
+LOSSES = Registry("loss")  # name -> SegmentationLoss class
+LOSSES.register("ce", CrossEntropy)
+LOSSES.register("focal", FocalLoss)
+LOSSES.register("dice", DiceLoss)
+LOSSES.register("focal_dice", FocalDice)
+LOSSES.register("ce_dice", CEDice)
 
 def build_loss(name: str,  # a key of `LOSSES`
                **kwargs) -> SegmentationLoss:  # passed to the loss's constructor
     "Build the loss registered as `name` with `kwargs`."
-    if name not in LOSSES: raise ValueError(f"Unknown loss {name!r}; valid: {', '.join(LOSSES)}.")
-    accepted = inspect.signature(LOSSES[name]).parameters
+    loss = LOSSES.get(name, "loss")
+    accepted = inspect.signature(loss).parameters
     unknown = sorted(set(kwargs) - set(accepted))
-    if unknown: raise TypeError(f"build_loss({name!r}) got unknown arguments {unknown}; {LOSSES[name].__name__} accepts {list(accepted)}.")
-    return LOSSES[name](**kwargs)
+    if unknown: raise TypeError(f"build_loss({name!r}) got unknown arguments {unknown}; {loss.__name__} accepts {list(accepted)}.")
+    return loss(**kwargs)

@@ -11,11 +11,16 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 
+from .registry import Registry
+
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'param_groups', 'build_optimizer', 'lr_lambda', 'build_schedule']
 
 # %% ../nbs/30_optim.ipynb #b4161a60
-OPTIMIZERS = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
+OPTIMIZERS = Registry("optimizer")  # name -> torch optimizer class
+OPTIMIZERS.register("sgd", torch.optim.SGD)
+OPTIMIZERS.register("adamw", torch.optim.AdamW)
+OPTIMIZERS.register("adam", torch.optim.Adam)
 
 def param_groups(model: nn.Module, lr: float, weight_decay: float,
                  lr_mult: dict[str, float] | None = None) -> list[dict]:
@@ -35,27 +40,28 @@ def build_optimizer(model: nn.Module, name: str = "adamw", lr: float = 1e-3, wei
                     momentum: float = 0.9, nesterov: bool = False, betas: tuple[float, float] = (0.9, 0.999),
                     lr_mult: dict[str, float] | None = None) -> torch.optim.Optimizer:
     "Optimizer `name` ('sgd', 'adamw', 'adam') over the trainable parameters of `model`."
-    if name not in OPTIMIZERS: raise ValueError(f"unknown optimizer {name!r}; valid: {sorted(OPTIMIZERS)}")
+    optimizer = OPTIMIZERS.get(name, "optimizer")
     groups = param_groups(model, lr, weight_decay, lr_mult)
-    if name == "sgd": return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
-    return OPTIMIZERS[name](groups, lr=lr, betas=betas)
+    if name == "sgd": return optimizer(groups, lr=lr, momentum=momentum, nesterov=nesterov)
+    return optimizer(groups, lr=lr, betas=betas)
 
 # %% ../nbs/30_optim.ipynb #5304547a
 def _cosine(t: float) -> float: return 0.5 * (1 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
 
-SCHEDULES: dict[str, Callable] = {
-    "constant": lambda t, period, power, floor: 1.0,
-    "cosine": lambda t, period, power, floor: floor + (1 - floor) * _cosine(t),
-    "poly": lambda t, period, power, floor: floor + (1 - floor) * max(0.0, 1 - t) ** power,
-    "cosine_restarts": lambda t, period, power, floor: floor + (1 - floor) * _cosine((t % period) / period),
-}
+# name -> lr multiplier shape(t, period, power, floor) of the fraction t of decay done; per_epoch: a metric-driven scheduler class
+SCHEDULES = Registry("schedule")
+SCHEDULES.register("constant", lambda t, period, power, floor: 1.0)
+SCHEDULES.register("cosine", lambda t, period, power, floor: floor + (1 - floor) * _cosine(t))
+SCHEDULES.register("poly", lambda t, period, power, floor: floor + (1 - floor) * max(0.0, 1 - t) ** power)
+SCHEDULES.register("cosine_restarts", lambda t, period, power, floor: floor + (1 - floor) * _cosine((t % period) / period))
+SCHEDULES.register("plateau", ReduceLROnPlateau, per_epoch=True)
 
 def lr_lambda(name: str, total_steps: int, warmup_steps: int = 0, power: float = 0.9,
               min_lr_ratio: float = 0.0, restart_steps: int | None = None) -> Callable[[int], float]:
     "Multiplier of the base lr at optimizer step `s` (0-based) for schedule `name`."
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; valid: {sorted([*SCHEDULES, 'plateau'])}")
-    shape, decay_steps = SCHEDULES[name], max(1, total_steps - warmup_steps)
+    if SCHEDULES.info(name, "schedule").get("per_epoch"):
+        raise ValueError(f"schedule {name!r} is stepped per epoch with a metric and has no per-step multiplier; use build_schedule")
+    shape, decay_steps = SCHEDULES.get(name), max(1, total_steps - warmup_steps)
     period = (restart_steps or decay_steps) / decay_steps
     def f(s: int) -> float:
         if s < warmup_steps: return (s + 1) / warmup_steps
@@ -68,6 +74,6 @@ def build_schedule(optimizer: torch.optim.Optimizer, name: str = "constant", tot
                    restart_steps: int | None = None, plateau_mode: str = "max", plateau_patience: int = 3,
                    plateau_factor: float = 0.5):
     "LR scheduler: a per-step `LambdaLR`, or `ReduceLROnPlateau` (stepped per epoch) for 'plateau'."
-    if name == "plateau":
-        return ReduceLROnPlateau(optimizer, mode=plateau_mode, patience=plateau_patience, factor=plateau_factor)
+    if SCHEDULES.info(name, "schedule").get("per_epoch"):
+        return SCHEDULES.create(name, optimizer, mode=plateau_mode, patience=plateau_patience, factor=plateau_factor)
     return LambdaLR(optimizer, lr_lambda(name, total_steps, warmup_steps, power, min_lr_ratio, restart_steps))

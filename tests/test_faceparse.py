@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from segkit.faceparse.models import build_face_model
-from segkit.faceparse.models import count_parameters
+from segkit.heads import count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPERMILL = [sys.executable, "-m", "papermill", "nbs/faceparse.ipynb"]

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..io import atomic_write
 from ..data import ClassInfo, HorizontalFlipSwap, IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, LabelEncoder, SegmentationDataset, pair_files, random_split_indices, read_palette_mask
+from ..registry import Registry
 from ..synthetic import SYNTHETIC
 
 # %% auto #0
@@ -63,12 +64,6 @@ def face_train_val(root: str | Path, train_transform: A.Compose, val_transform: 
     return full.subset(tr), full.subset(va, val_transform)
 
 # %% ../../nbs/80_faceparse.data.ipynb #ec21786a
-FACE_AUGMENTATIONS: dict[str, dict | None] = {
-    "none": None,
-    "baseline": dict(rotate=15, scale=(0.9, 1.1), brightness=0.2, contrast=0.2, saturation=0.1),
-    "strong": dict(rotate=20, scale=(0.85, 1.15), brightness=0.3, contrast=0.3, saturation=0.15),
-}
-
 def _face_augmentations(rotate: float, scale: tuple[float, float], brightness: float, contrast: float,
                         saturation: float) -> list:
     "Flip with left/right swap, rotation, scale and colour jitter, each with probability 0.5."
@@ -79,15 +74,18 @@ def _face_augmentations(rotate: float, scale: tuple[float, float], brightness: f
             A.Affine(scale=scale, keep_ratio=True, **border),
             A.ColorJitter(brightness=brightness, contrast=contrast, saturation=saturation, hue=0.0, p=0.5)]
 
+FACE_AUGMENTATIONS = Registry("augmentation")  # name -> (**info) -> list of transforms; info: the strength's settings
+FACE_AUGMENTATIONS.register("none", lambda: [])
+FACE_AUGMENTATIONS.register("baseline", _face_augmentations, rotate=15, scale=(0.9, 1.1), brightness=0.2, contrast=0.2, saturation=0.1)
+FACE_AUGMENTATIONS.register("strong", _face_augmentations, rotate=20, scale=(0.85, 1.15), brightness=0.3, contrast=0.3, saturation=0.15)
+
 def face_transforms(strength: str = "baseline", # a key of `FACE_AUGMENTATIONS`
                     size: int = 512, # side of the square network input
                     train: bool = True, # augment (False: resize and normalise only)
                    ) -> A.Compose:
     "Face-parsing pipeline: resize, augmentation of the given strength (train only), ImageNet normalisation, tensors."
-    if strength not in FACE_AUGMENTATIONS:
-        raise ValueError(f"unknown augmentation strength {strength!r}; valid: {', '.join(FACE_AUGMENTATIONS)}")
-    settings = FACE_AUGMENTATIONS[strength]
-    augment = _face_augmentations(**settings) if train and settings else []
+    settings = FACE_AUGMENTATIONS.info(strength, "strength")
+    augment = FACE_AUGMENTATIONS.create(strength, **settings) if train else []
     resize = A.Resize(size, size, interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST)
     return A.Compose([resize, *augment, A.Normalize(IMAGENET_MEAN, IMAGENET_STD), ToTensorV2()])
 

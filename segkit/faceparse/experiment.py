@@ -95,9 +95,9 @@ FaceExperiment.with_preset = _with_face_preset
 # %% ../../nbs/84_faceparse.experiment.ipynb #64fefaa2
 def _face_validated(self: FaceExperiment) -> FaceExperiment:
     "Check every parameter; raise naming the parameter, the value and the valid choices."
-    check_choice("dataset", self.dataset, FACE_DATASETS); check_choice("model_name", self.model_name, FACE_MODELS)
-    check_choice("augmentation", self.augmentation, FACE_AUGMENTATIONS); check_choice("optimizer", self.optimizer, OPTIMIZERS)
-    check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
+    check_choice("dataset", self.dataset, FACE_DATASETS); FACE_MODELS.check(self.model_name, "model_name")
+    FACE_AUGMENTATIONS.check(self.augmentation, "augmentation"); OPTIMIZERS.check(self.optimizer, "optimizer")
+    SCHEDULES.check(self.schedule, "schedule")
     check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
     check_choice("device", self.device, ("auto", "cpu", "cuda"))
     for name in ("use_lmsa", "submit", "resume"):

@@ -19,12 +19,14 @@ from torch import nn
 
 from .data import FACE_CLASSES, face_flip_pairs, write_palette_mask
 from ..data import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, HorizontalFlipSwap
+from ..heads import MODELS, count_parameters
+from ..registry import Registry, UnknownNameError
 
 # %% auto #0
 __all__ = ['CE7454_PARAM_CAP', 'ARCHITECTURES', 'FACE_MODELS', 'OverlapPatchEmbed', 'EfficientSelfAttention', 'MixFFN',
-           'SegFormerBlock', 'LMSA', 'AllMLPDecoder', 'MicroSegFormer', 'count_parameters', 'parameter_counts',
-           'check_param_cap', 'build_face_model', 'read_image', 'predict_mask', 'save_face_checkpoint',
-           'load_face_checkpoint', 'submission_main']
+           'SegFormerBlock', 'LMSA', 'AllMLPDecoder', 'MicroSegFormer', 'parameter_counts', 'check_param_cap',
+           'build_face_model', 'read_image', 'predict_mask', 'save_face_checkpoint', 'load_face_checkpoint',
+           'submission_main']
 
 # %% ../../nbs/81_faceparse.models.ipynb #d12c997e
 class OverlapPatchEmbed(nn.Module):
@@ -228,10 +230,6 @@ class MicroSegFormer(nn.Module):
 # %% ../../nbs/81_faceparse.models.ipynb #aa33eb8a
 CE7454_PARAM_CAP = 1_821_085
 
-def count_parameters(module: nn.Module) -> int:
-    "Number of trainable parameters of `module`."
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
 def parameter_counts(model: nn.Module, cap: int = CE7454_PARAM_CAP) -> dict:
     "Trainable parameters: total, LMSA's share, without LMSA, the cap and the headroom below it."
     total = count_parameters(model)
@@ -248,11 +246,11 @@ def check_param_cap(model: nn.Module, cap: int = CE7454_PARAM_CAP):
                          f"anyway (not a valid challenge entry).")
 
 # %% ../../nbs/81_faceparse.models.ipynb #470c09f8
-ARCHITECTURES: dict[str, type[nn.Module]] = {"MicroSegFormer": MicroSegFormer}
-FACE_MODELS: dict[str, tuple[str, dict]] = {
-    "microsegformer": ("MicroSegFormer", {}),
-    "microsegformer_tiny": ("MicroSegFormer", dict(embed_dims=(8, 16, 24, 32), depths=(1, 1, 1, 1), decoder_dim=16)),
-}
+ARCHITECTURES = Registry("architecture")  # class name -> class, for checkpoints
+ARCHITECTURES.register("MicroSegFormer", MicroSegFormer)
+FACE_MODELS = Registry("face model")  # name -> architecture; info: its configuration
+FACE_MODELS.register("microsegformer", MicroSegFormer)
+FACE_MODELS.register("microsegformer_tiny", MicroSegFormer, embed_dims=(8, 16, 24, 32), depths=(1, 1, 1, 1), decoder_dim=16)
 
 def build_face_model(name: str = "microsegformer", # a key of `FACE_MODELS`
                      num_classes: int = 19, # output classes
@@ -261,12 +259,14 @@ def build_face_model(name: str = "microsegformer", # a key of `FACE_MODELS`
                      **kwargs, # overrides of the configuration (embed_dims, depths, dropout, ...)
                     ) -> nn.Module:
     "The face-parsing model `name`, randomly initialised (the challenge forbids pretrained weights)."
-    if name not in FACE_MODELS:
-        raise ValueError(f"unknown face model {name!r}; valid names: {', '.join(FACE_MODELS)}")
-    architecture, config = FACE_MODELS[name]
-    model = ARCHITECTURES[architecture](num_classes=num_classes, use_lmsa=use_lmsa, **{**config, **kwargs})
+    config = FACE_MODELS.info(name, "name")
+    model = FACE_MODELS.create(name, num_classes=num_classes, use_lmsa=use_lmsa, **{**config, **kwargs})
     if enforce_param_cap: check_param_cap(model)
     return model
+
+# %% ../../nbs/81_faceparse.models.ipynb #6e8bffb3
+MODELS.register("microsegformer", lambda num_classes: build_face_model("microsegformer_tiny", num_classes),
+                input="image", output="logits", sizes=((32, 64), (64, 32)))
 
 # %% ../../nbs/81_faceparse.models.ipynb #613f6658
 def read_image(path: str | Path) -> np.ndarray:
@@ -299,9 +299,9 @@ def load_face_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Modu
         found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path} is not a face-parsing checkpoint: expected keys {sorted(expected)}, found {found}. "
                          f"Write it with save_face_checkpoint (or make_submission).")
-    if ckpt["architecture"] not in ARCHITECTURES:
-        raise ValueError(f"{path} holds architecture {ckpt['architecture']!r}; known: {', '.join(ARCHITECTURES)}")
-    model = ARCHITECTURES[ckpt["architecture"]](**ckpt["config"])
+    try: architecture = ARCHITECTURES.get(ckpt["architecture"])
+    except UnknownNameError as error: raise UnknownNameError(f"{path}: {error}") from None
+    model = architecture(**ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval(), ckpt["image_size"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .. import data
+from .. import data, registry
 from . import data as face_data, models as face_models
 from ..data import DataError
 from .data import write_palette_mask
@@ -28,9 +28,9 @@ Usage: python3 run.py --input X.jpg --output Y.png --weights ckpt.pth
 Generated from the segkit source by segkit.submission.run_script_source; segkit is not needed to run it.
 """
 from __future__ import annotations
-import argparse, math
+import argparse, difflib, math
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -49,10 +49,12 @@ def run_script_source() -> str:
     "Source of the self-contained run.py, assembled from segkit's own source with `inspect`."
     classes = "FACE_CLASSES = [\n" + "".join(f"    {c!r},\n" for c in face_data.FACE_CLASSES) + "]\n"
     constants = f"IMAGENET_MEAN = {data.IMAGENET_MEAN!r}\nIMAGENET_STD = {data.IMAGENET_STD!r}\n"
-    architectures = "ARCHITECTURES = {" + ", ".join(f"{k!r}: {v.__name__}" for k, v in face_models.ARCHITECTURES.items()) + "}\n"
+    registry_source = [inspect.getsource(o) for o in (registry.UnknownNameError, registry.unknown_name, registry._qualname, registry.Registry)]
+    architectures = f"ARCHITECTURES = Registry({face_models.ARCHITECTURES.kind!r})\n" + "".join(
+        f"ARCHITECTURES.register({name!r}, {face_models.ARCHITECTURES.get(name).__name__})\n" for name in face_models.ARCHITECTURES)
     functions = (face_models.read_image, face_models.predict_mask, face_models.load_face_checkpoint, face_models.submission_main)
     parts = [_RUN_HEADER, inspect.getsource(data.ClassInfo), classes + constants, inspect.getsource(face_data.write_palette_mask),
-             *map(inspect.getsource, _model_classes()), architectures, *map(inspect.getsource, functions),
+             *map(inspect.getsource, _model_classes()), *registry_source, architectures, *map(inspect.getsource, functions),
              'if __name__ == "__main__":\n    submission_main()\n']
     return "\n\n".join(part.rstrip("\n") + "\n" for part in parts)
 

@@ -98,10 +98,10 @@ SegExperiment.with_preset = with_preset
 def validated(self: SegExperiment) -> SegExperiment:
     "Check every parameter; raise naming the parameter, the value and the valid choices."
     check_choice("dataset", self.dataset, ("synthetic", "offroad"))
-    check_choice("backbone", self.backbone, BACKBONES); check_choice("head", self.head, HEADS)
-    check_choice("loss", self.loss, LOSSES); check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
-    check_choice("augment", self.augment, AUGMENTATIONS); check_choice("optimizer", self.optimizer, OPTIMIZERS)
-    check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
+    BACKBONES.check(self.backbone, "backbone"); HEADS.check(self.head, "head")
+    LOSSES.check(self.loss, "loss"); check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
+    AUGMENTATIONS.check(self.augment, "augment"); OPTIMIZERS.check(self.optimizer, "optimizer")
+    SCHEDULES.check(self.schedule, "schedule")
     check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
     check_choice("feature_cache", self.feature_cache, ("auto", "memory", "disk", "off"))
     check_choice("device", self.device, ("auto", "cpu", "cuda"))

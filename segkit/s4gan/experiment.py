@@ -112,8 +112,8 @@ def _with_preset(self: S4GANExperiment) -> S4GANExperiment:
 
 def _validated(self: S4GANExperiment) -> S4GANExperiment:
     "Check every parameter; raise naming the parameter, the value and the valid choices."
-    check_choice("dataset", self.dataset, ("synthetic", "offroad")); check_choice("trunk", self.trunk, TRUNKS)
-    check_choice("augment", self.augment, AUGMENTATIONS); check_choice("threshold_schedule", self.threshold_schedule, THRESHOLD_SCHEDULES)
+    check_choice("dataset", self.dataset, ("synthetic", "offroad")); TRUNKS.check(self.trunk, "trunk")
+    AUGMENTATIONS.check(self.augment, "augment"); check_choice("threshold_schedule", self.threshold_schedule, THRESHOLD_SCHEDULES)
     check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16")); check_choice("device", self.device, ("auto", "cpu", "cuda"))
     if not 0 < self.labeled_ratio < 1: raise ValueError(f"labeled_ratio={self.labeled_ratio} must be in (0, 1)")
     for name in ("iterations", "batch_size", "eval_every", "log_every", "width", "height", "synthetic_train", "synthetic_val"):

@@ -19,6 +19,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.models.resnet import Bottleneck, ResNet, ResNet50_Weights, ResNet101_Weights
 
 from ..data import (IMAGENET_MEAN, IMAGENET_STD, SegmentationDataset, list_files, build_transforms, random_split_indices, read_rgb, seed_worker)
+from ..heads import MODELS
+from ..registry import Registry
 
 # %% auto #0
 __all__ = ['TRUNKS', 'SEED_STEPS', 'THRESHOLD_SCHEDULES', 'TrunkConfig', 'load_resnet_weights', 'build_resnet', 'ASPPClassifier',
@@ -34,11 +36,10 @@ class TrunkConfig:
     width_per_group: int = 64  # bottleneck width of the first stage (64 in ResNet-50/101)
     imagenet: object | None = None  # torchvision weights enum loaded by weights="imagenet"
 
-TRUNKS: dict[str, TrunkConfig] = {
-    "resnet101": TrunkConfig((3, 4, 23, 3), 64, ResNet101_Weights.IMAGENET1K_V1),
-    "resnet50": TrunkConfig((3, 4, 6, 3), 64, ResNet50_Weights.IMAGENET1K_V1),
-    "resnet_tiny": TrunkConfig((1, 1, 1, 1), 8),
-}
+TRUNKS = Registry("trunk")  # name -> TrunkConfig
+TRUNKS.register("resnet101", TrunkConfig((3, 4, 23, 3), 64, ResNet101_Weights.IMAGENET1K_V1))
+TRUNKS.register("resnet50", TrunkConfig((3, 4, 6, 3), 64, ResNet50_Weights.IMAGENET1K_V1))
+TRUNKS.register("resnet_tiny", TrunkConfig((1, 1, 1, 1), 8))
 
 def _dilate_every_block(resnet: ResNet):
     "Give the first block of layer3/layer4 the stage's rate (2/4), as DeepLab does; torchvision leaves 1/2."
@@ -47,10 +48,6 @@ def _dilate_every_block(resnet: ResNet):
         conv.dilation, conv.padding = (rate, rate), (rate, rate)
 
 # %% ../../nbs/70_s4gan.models.ipynb #73cdcf5a
-def _trunk_config(name: str) -> TrunkConfig:
-    if name not in TRUNKS: raise ValueError(f"unknown trunk {name!r}; valid names: {', '.join(TRUNKS)}")
-    return TRUNKS[name]
-
 def _read_resnet_file(path: Path, name: str) -> dict[str, Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist; pass a torchvision {name} state dict "
@@ -76,7 +73,7 @@ def load_resnet_weights(resnet: ResNet, state: dict[str, Tensor], source: str, n
 
 def build_resnet(name: str = "resnet101", weights: str | Path | None = None) -> tuple[ResNet, str]:
     "Dilated ResNet `name` (output stride 8) with `weights` ('imagenet', a file or None), and their source."
-    config = _trunk_config(name)
+    config = TRUNKS.get(name, "trunk")
     resnet = ResNet(Bottleneck, list(config.layers), width_per_group=config.width_per_group,
                     replace_stride_with_dilation=[False, True, True])
     if weights is None: source = "no pretrained weights"
@@ -185,6 +182,12 @@ class S4GANDiscriminator(nn.Module):
             if i < len(self.convs) - 1: x = self.dropout(x)
         features = x.mean((2, 3))
         return torch.sigmoid(self.fc(features)).squeeze(1), features
+
+# %% ../../nbs/70_s4gan.models.ipynb #af94a99c
+MODELS.register("deeplabv2", lambda num_classes: DeepLabV2(num_classes, trunk="resnet_tiny"),
+                input="image", output="logits", sizes=((32, 48), (48, 32)))
+MODELS.register("s4gan_discriminator", lambda num_classes: S4GANDiscriminator(num_classes, ndf=16),
+                input="discriminator", output="probability", sizes=((32, 48), (48, 32)))
 
 # %% ../../nbs/70_s4gan.models.ipynb #b984ebc4
 def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:

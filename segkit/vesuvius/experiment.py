@@ -80,7 +80,7 @@ class VesuviusExperiment:
     foreground_fraction: float = 1 / 3  # share of patches centred on surface voxels (nnU-Net)
     samples_per_volume: int = 1  # patches per volume and epoch
     augment: bool = True
-    model: str = "unet3d_seed"  # a key of segkit.volume_models.VOLUME_MODELS
+    model: str = "unet3d_seed"  # a name in segkit.vesuvius.models.VOLUME_MODELS
     base_width: int | None = None  # None: the model's registered width
     depth: int | None = None  # None: the model's registered depth
     deep_supervision: bool = False
@@ -175,15 +175,15 @@ VesuviusExperiment.with_preset, VesuviusExperiment.resolved = _with_preset, _res
 # %% ../../nbs/65_vesuvius.experiment.ipynb #3022890b
 def _validated(self: VesuviusExperiment) -> VesuviusExperiment:
     "Check every parameter; raise naming the parameter, the value and what is valid."
-    check_choice("dataset", self.dataset, ("vesuvius", "synthetic")); check_choice("model", self.model, VOLUME_MODELS)
-    check_choice("loss_config", self.loss_config, SEED_LOSS_CONFIGS); check_choice("optimizer", self.optimizer, OPTIMIZERS)
-    check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"]); check_choice("plateau_action", self.plateau_action, PLATEAU_ACTIONS)
+    check_choice("dataset", self.dataset, ("vesuvius", "synthetic")); VOLUME_MODELS.check(self.model, "model")
+    check_choice("loss_config", self.loss_config, SEED_LOSS_CONFIGS); OPTIMIZERS.check(self.optimizer, "optimizer")
+    SCHEDULES.check(self.schedule, "schedule"); check_choice("plateau_action", self.plateau_action, PLATEAU_ACTIONS)
     check_choice("monitor", self.monitor, MONITORS); check_choice("threshold_criterion", self.threshold_criterion, THRESHOLD_CRITERIA)
     check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16")); check_choice("device", self.device, ("auto", "cpu", "cuda"))
     for name in ("epochs", "batch_size", "accumulate", "synthetic_volumes", "synthetic_size", "samples_per_volume", "n_folds"):
         if getattr(self, name) < 1: raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
     if not 0 <= self.fold < self.n_folds: raise ValueError(f"fold={self.fold} must be in [0, {self.n_folds}) for n_folds={self.n_folds}")
-    multiple = 2 ** ((self.depth or VOLUME_MODELS[self.model]["depth"]) - 1)
+    multiple = 2 ** ((self.depth or VOLUME_MODELS.info(self.model, "model")["depth"]) - 1)
     if self.patch_size % multiple:
         raise ValueError(f"patch_size={self.patch_size} must be a multiple of {multiple} for a U-Net of this depth; "
                          f"use {max(multiple, round(self.patch_size / multiple) * multiple)}")

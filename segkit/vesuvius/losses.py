@@ -13,6 +13,7 @@ from scipy import ndimage
 from torch import Tensor
 
 from ..losses import (LOSSES, CompositeLoss, CrossEntropy, DiceLoss, FocalLoss, SegmentationLoss, _check_inputs, _normalise)
+from ..registry import Registry
 from .data import VOLUME_IGNORE_INDEX
 
 # %% auto #0
@@ -189,8 +190,14 @@ class ConnectivityLoss(SegmentationLoss):
         return _normalise(total, pairs)
 
 # %% ../../nbs/61_vesuvius.losses.ipynb #889a6273
-VOLUME_TERMS = {"dice": BinaryDiceLoss, "focal": BinaryFocalLoss, "bce": WeightedBCE, "boundary": BoundaryLoss,
-                "cldice": ClDiceLoss, "variance": VarianceLoss, "connectivity": ConnectivityLoss}
+VOLUME_TERMS = Registry("volume loss term")  # name (as in `<name>_weight`) -> loss class
+VOLUME_TERMS.register("dice", BinaryDiceLoss)
+VOLUME_TERMS.register("focal", BinaryFocalLoss)
+VOLUME_TERMS.register("bce", WeightedBCE)
+VOLUME_TERMS.register("boundary", BoundaryLoss)
+VOLUME_TERMS.register("cldice", ClDiceLoss)
+VOLUME_TERMS.register("variance", VarianceLoss)
+VOLUME_TERMS.register("connectivity", ConnectivityLoss)
 
 # %% ../../nbs/61_vesuvius.losses.ipynb #0851b6e7
 VOLUME_LOSS_DEFAULTS = dict(
@@ -238,6 +245,11 @@ def build_volume_loss(config: dict | str | None = None,  # see `volume_loss_conf
     return CompositeLoss(terms)
 
 # %% ../../nbs/61_vesuvius.losses.ipynb #148f66a7
-LOSSES.update({"binary_dice": BinaryDiceLoss, "binary_focal": BinaryFocalLoss, "weighted_bce": WeightedBCE,
-               "boundary": BoundaryLoss, "cldice": ClDiceLoss, "dice_cldice": DiceClDice,
-               "variance": VarianceLoss, "connectivity": ConnectivityLoss})
+LOSSES.register("binary_dice", BinaryDiceLoss)
+LOSSES.register("binary_focal", BinaryFocalLoss)
+LOSSES.register("weighted_bce", WeightedBCE)
+LOSSES.register("boundary", BoundaryLoss)
+LOSSES.register("cldice", ClDiceLoss)
+LOSSES.register("dice_cldice", DiceClDice)
+LOSSES.register("variance", VarianceLoss)
+LOSSES.register("connectivity", ConnectivityLoss)

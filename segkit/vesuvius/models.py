@@ -14,12 +14,14 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import Tensor, nn
 
+from ..heads import MODELS, count_parameters
 from ..losses import SegmentationLoss
+from ..registry import Registry
 
 # %% auto #0
-__all__ = ['NORMS', 'VOLUME_MODELS', 'ConvNormAct', 'conv_stage', 'UNet3D', 'build_volume_model', 'count_parameters',
-           'deep_supervision_weights', 'downsample_labels', 'DeepSupervisionLoss', 'foreground_predictions',
-           'window_starts', 'gaussian_importance', 'sliding_window_inference', 'predict_probabilities']
+__all__ = ['NORMS', 'VOLUME_MODELS', 'ConvNormAct', 'conv_stage', 'UNet3D', 'build_volume_model', 'deep_supervision_weights',
+           'downsample_labels', 'DeepSupervisionLoss', 'foreground_predictions', 'window_starts', 'gaussian_importance',
+           'sliding_window_inference', 'predict_probabilities']
 
 # %% ../../nbs/62_vesuvius.models.ipynb #739645d4
 NORMS = ("instance", "group")
@@ -100,11 +102,10 @@ def forward(self: UNet3D, x: Tensor) -> Tensor | list[Tensor]:
     return [logits, *reversed(auxiliary)] if self.training and self.deep_supervision else logits
 
 # %% ../../nbs/62_vesuvius.models.ipynb #55ff376b
-VOLUME_MODELS = {
-    "unet3d_seed": dict(base_width=32, depth=5, max_width=512, norm="instance", norm_affine=False),  # 22,575,329 parameters
-    "unet3d_nnunet": dict(base_width=32, depth=6, max_width=320, norm="instance", norm_affine=True),  # nnU-Net 3d_fullres, 128³
-    "unet3d_small": dict(base_width=8, depth=4, max_width=64, norm="instance", norm_affine=True),  # CPU smoke runs
-}
+VOLUME_MODELS = Registry("volume model")  # name -> UNet3D; info: its configuration
+VOLUME_MODELS.register("unet3d_seed", UNet3D, base_width=32, depth=5, max_width=512, norm="instance", norm_affine=False)  # 22,575,329 parameters
+VOLUME_MODELS.register("unet3d_nnunet", UNet3D, base_width=32, depth=6, max_width=320, norm="instance", norm_affine=True)  # nnU-Net 3d_fullres, 128³
+VOLUME_MODELS.register("unet3d_small", UNet3D, base_width=8, depth=4, max_width=64, norm="instance", norm_affine=True)  # CPU smoke runs
 
 def build_volume_model(name: str = "unet3d_seed",  # a key of VOLUME_MODELS
                        in_channels: int = 1,
@@ -113,8 +114,8 @@ def build_volume_model(name: str = "unet3d_seed",  # a key of VOLUME_MODELS
                        weights: str | Path | None = None,  # a local state-dict file (e.g. another fold's checkpoint)
                        **overrides) -> UNet3D:  # UNet3D arguments replacing the configuration's
     "The registered 3D U-Net `name`, randomly initialised or loaded from a local state dict."
-    if name not in VOLUME_MODELS: raise ValueError(f"Unknown volume model {name!r}; valid: {', '.join(VOLUME_MODELS)}.")
-    model = UNet3D(in_channels, num_classes, **{**VOLUME_MODELS[name], **overrides}, deep_supervision=deep_supervision)
+    config = VOLUME_MODELS.info(name, "name")
+    model = VOLUME_MODELS.create(name, in_channels, num_classes, **{**config, **overrides}, deep_supervision=deep_supervision)
     model.name = name
     if weights is not None:
         state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -122,9 +123,12 @@ def build_volume_model(name: str = "unet3d_seed",  # a key of VOLUME_MODELS
         model.weights_source = str(weights)
     return model
 
-def count_parameters(name: str, **kwargs) -> int:
-    "Parameters of `build_volume_model(name, **kwargs)`, built on the meta device (no memory, instant)."
-    with torch.device("meta"): return sum(p.numel() for p in build_volume_model(name, **kwargs).parameters())
+# %% ../../nbs/62_vesuvius.models.ipynb #dfb6409a
+MODELS.register("unet3d", lambda num_classes: UNet3D(1, num_classes, base_width=4, depth=3, max_width=16, norm="instance", norm_affine=False),
+                input="volume", output="logits", sizes=((8, 12, 16), (16, 8, 12)))
+MODELS.register("unet3d_deep_supervision", lambda num_classes: UNet3D(1, num_classes, base_width=4, depth=3, max_width=16, norm="group",
+                                                                     norm_groups=2, deep_supervision=True),
+                input="volume", output="logits", sizes=((8, 12, 16), (16, 8, 12)))
 
 # %% ../../nbs/62_vesuvius.models.ipynb #8b44b848
 def deep_supervision_weights(outputs: int) -> list[float]:
