@@ -5,6 +5,7 @@
 # %% ../nbs/32_trainer.ipynb #245e9e9a
 from __future__ import annotations
 import csv, io, json, math, os, pickle, platform, random, socket, subprocess, time, warnings
+from collections import OrderedDict
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,7 +101,7 @@ def plain_problem(obj, where: str = "checkpoint") -> str | None:
     "Where `obj` holds something other than tensors and plain containers, or None."
     if isinstance(obj, torch.Tensor) or type(obj) in (str, int, float, bool, type(None)): return None
     if type(obj) in (list, tuple): items = enumerate(obj)
-    elif type(obj) is dict: items = obj.items()
+    elif type(obj) in (dict, OrderedDict): items = obj.items()  # state dicts are OrderedDicts
     else: return f"{where} is a {type(obj).__module__}.{type(obj).__qualname__}"
     return next((p for k, v in items if (p := plain_problem(v, f"{where}[{k!r}]"))), None)
 
