@@ -91,7 +91,7 @@ def set_rng_state(s: dict):
     "Restore the random states saved by `rng_state` (or the NumPy tuple that checkpoints held before)."
     torch.set_rng_state(s["torch"])
     n = s["numpy"]
-    np.random.set_state(n if isinstance(n, tuple) else
+    np.random.set_state((n[0], np.asarray(n[1], dtype=np.uint32), *n[2:]) if isinstance(n, tuple) else
                         ("MT19937", n["keys"].numpy().astype(np.uint32), n["position"], n["has_gauss"], n["cached_gaussian"]))
     version, internal, gauss_next = s["random"]
     random.setstate((version, tuple(internal), gauss_next))
@@ -109,11 +109,21 @@ def plain_problem(obj, where: str = "checkpoint") -> str | None:
 class UnsafeCheckpoint(pickle.UnpicklingError):
     "A checkpoint holds objects other than tensors and plain containers; loading it could run code."
 
-def _numpy_array_globals() -> dict:
-    "The globals that unpickle a NumPy array (the RNG state of older checkpoints): name -> object."
+def _numpy_globals() -> dict:
+    "The globals that unpickle NumPy arrays and numeric scalars (in checkpoints of older segkit versions): name -> object."
     multiarray = (np._core if hasattr(np, "_core") else np.core).multiarray
-    return {f"{multiarray.__name__}._reconstruct": multiarray._reconstruct, "numpy.ndarray": np.ndarray, "numpy.dtype": np.dtype,
-            **{f"numpy.dtypes.{t.__name__}": t for t in (type(np.dtype(np.uint32)),)}}
+    dtypes = [type(np.dtype(t)) for t in (np.bool_, np.int32, np.int64, np.uint32, np.float32, np.float64)]
+    return {f"{multiarray.__name__}._reconstruct": multiarray._reconstruct, f"{multiarray.__name__}.scalar": multiarray.scalar,
+            "numpy.ndarray": np.ndarray, "numpy.dtype": np.dtype, **{f"numpy.dtypes.{t.__name__}": t for t in dtypes}}
+
+def _without_numpy(obj):
+    "`obj` with NumPy arrays as tensors and NumPy scalars as Python numbers (containers changed in place)."
+    if isinstance(obj, np.ndarray): return torch.from_numpy(obj.astype(np.int64) if obj.dtype == np.uint32 else obj)
+    if isinstance(obj, np.generic): return obj.item()
+    if type(obj) is tuple: return tuple(_without_numpy(v) for v in obj)
+    if isinstance(obj, (list, dict)):
+        for k in (range(len(obj)) if isinstance(obj, list) else list(obj)): obj[k] = _without_numpy(obj[k])
+    return obj
 
 def load_checkpoint(path: str | Path) -> dict:
     "A checkpoint read with `weights_only=True`: tensors and plain containers only, so loading runs no code."
@@ -123,10 +133,10 @@ def load_checkpoint(path: str | Path) -> dict:
     except pickle.UnpicklingError as e: error = e
     try: found = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
     except Exception as e: found = {f"an unreadable pickle ({e})"}
-    allowed = _numpy_array_globals()
+    allowed = _numpy_globals()
     if found and found <= set(allowed):
-        with torch.serialization.safe_globals(list(allowed.values())):  # the dtype's class is not among `found`
-            return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(allowed.values())):  # dtype classes are not among `found`
+            return _without_numpy(torch.load(path, map_location="cpu", weights_only=True))
     raise UnsafeCheckpoint(
         f"{path} was refused: it holds {', '.join(sorted(found - set(allowed))) or error} besides tensors and plain "
         f"containers, and unpickling that could run code. segkit never writes such objects, so the file is not a "

@@ -247,5 +247,5 @@ def on_evaluate_end(self: PlateauDetector, trainer):
         action_text = f"{self.action}: lr {lr_before:.2e} -> {trainer.lr[0]:.2e} (×{self.factor:g}, {bound}){clamped}"
     trainer.add_event("plateau", f"plateau {self.plateaus}: best {self.monitor} gained {found.value:.4g} (< {self.min_gain:g}) over "
                       f"the last {self.window} epochs (now {trainer.record[self.monitor]:.4f}, best {best:.4f}); {action_text}",
-                      value=trainer.record[self.monitor], best=best, gain=found.value, window=self.window, min_gain=self.min_gain,
+                      value=trainer.record[self.monitor], best=best, gain=float(found.value), window=self.window, min_gain=self.min_gain,
                       plateau=self.plateaus, lr_before=lr_before, lr_after=trainer.lr[0], action=self.action)
