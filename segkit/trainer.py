@@ -276,6 +276,7 @@ def save(self: RunRecorder, name: str, state: dict, full: bool = False):
     if not self.writes: return
     state = {**state, "best": self.best}
     if full: state = {**state, "rng": rng_state(), "history": self.history(), "callbacks": [cb.state_dict() for cb in self.callbacks]}
+    state = _without_numpy(state)  # NumPy numbers in records (a metric's result) become Python numbers
     problem = plain_problem(state, f"checkpoints/{name}.pth")
     if problem: raise TypeError(f"{problem}: checkpoints hold only tensors and plain containers, so that loading one runs no code. "
                                 f"Convert it where it is produced (`.tolist()`, `float(...)`, a tensor).")
