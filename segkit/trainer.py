@@ -97,13 +97,18 @@ def set_rng_state(s: dict):
     random.setstate((version, tuple(internal), gauss_next))
     if s["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
 
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
 def plain_problem(obj, where: str = "checkpoint") -> str | None:
     "Where `obj` holds something other than tensors and plain containers, or None."
-    if isinstance(obj, torch.Tensor) or type(obj) in (str, int, float, bool, type(None)): return None
+    if type(obj) in _PLAIN_SCALARS or isinstance(obj, torch.Tensor): return None
     if type(obj) in (list, tuple): items = enumerate(obj)
     elif type(obj) in (dict, OrderedDict): items = obj.items()  # state dicts are OrderedDicts
     else: return f"{where} is a {type(obj).__module__}.{type(obj).__qualname__}"
-    return next((p for k, v in items if (p := plain_problem(v, f"{where}[{k!r}]"))), None)
+    for k, v in items:
+        if type(v) in _PLAIN_SCALARS or isinstance(v, torch.Tensor): continue  # the common case, without a path string
+        if problem := plain_problem(v, f"{where}[{k!r}]"): return problem
+    return None
 
 # %% ../nbs/32_trainer.ipynb #07ec4990
 class UnsafeCheckpoint(pickle.UnpicklingError):
@@ -122,7 +127,8 @@ def _without_numpy(obj):
     if isinstance(obj, np.generic): return obj.item()
     if type(obj) is tuple: return tuple(_without_numpy(v) for v in obj)
     if isinstance(obj, (list, dict)):
-        for k in (range(len(obj)) if isinstance(obj, list) else list(obj)): obj[k] = _without_numpy(obj[k])
+        for k, v in (enumerate(obj) if isinstance(obj, list) else list(obj.items())):
+            if type(v) not in _PLAIN_SCALARS: obj[k] = _without_numpy(v)
     return obj
 
 def load_checkpoint(path: str | Path) -> dict:
