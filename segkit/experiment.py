@@ -21,7 +21,7 @@ from .heads import HEADS, SegModel, build_model
 from .losses import LOSSES, build_loss
 from .optim import OPTIMIZERS, SCHEDULES
 from .synthetic import project_root, resolve_dataset
-from .trainer import Trainer
+from .trainer import OptimizerSettings, RuntimeSettings, ScheduleSettings, Trainer, trainer_settings, unwrap_model
 
 # %% auto #0
 __all__ = ['PRESETS', 'SMOKE_LR', 'TRAINER_SETTINGS', 'coerce_param', 'check_choice', 'reports_dir', 'run_dir', 'find_runs',
@@ -76,15 +76,14 @@ def find_runs(names, preset: str | None = None, root: Path | None = None) -> lis
     return found
 
 # %% ../nbs/44_experiment.ipynb #9ce094ef
-TRAINER_SETTINGS = ("epochs", "optimizer", "lr", "weight_decay", "momentum", "nesterov", "schedule", "warmup_epochs",
-                    "restart_epochs", "grad_clip", "accumulate", "mixed_precision", "device", "seed")
+TRAINER_SETTINGS = ("epochs", *(f.name for group in (OptimizerSettings, ScheduleSettings, RuntimeSettings) for f in fields(group)))
 
 def experiment_trainer(cfg, model: nn.Module, loss: nn.Module, train, val, out: Path, config: dict, **kw) -> Trainer:
-    "A Trainer on `cfg`'s loaders and trainer settings (those of `TRAINER_SETTINGS` it has); `kw` adds or overrides."
+    "A Trainer on `cfg`'s loaders and the trainer settings it has (`TRAINER_SETTINGS`); `kw` adds or overrides (flat or as groups)."
     settings = {k: getattr(cfg, k) for k in TRAINER_SETTINGS if hasattr(cfg, k)}
     return Trainer(model, loss, make_loader(train, cfg.batch_size, True, cfg.num_workers, cfg.seed),
                    make_loader(val, cfg.batch_size, False, cfg.num_workers, cfg.seed), num_classes=train.num_classes,
-                   class_names=train.class_names, run_dir=out, config=config, **{**settings, **kw})
+                   class_names=train.class_names, run_dir=out, config=config, **trainer_settings(**{**settings, **kw}))
 
 # %% ../nbs/44_experiment.ipynb #5138c96e
 @torch.no_grad()
@@ -93,7 +92,7 @@ def save_predictions(model: nn.Module, ds: SegmentationDataset, path: str | Path
     from matplotlib.figure import Figure
     from segkit.data import colorize, denormalize
     from segkit.figures import save_figure
-    model = getattr(model, "module", model)
+    model = unwrap_model(model)
     model.eval()
     device = next(model.parameters()).device
     n = min(n, len(ds))

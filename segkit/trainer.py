@@ -4,14 +4,18 @@
 
 # %% ../nbs/32_trainer.ipynb #245e9e9a
 from __future__ import annotations
-import csv, io, json, math, os, platform, random, socket, subprocess, time, warnings
+import csv, io, json, math, os, pickle, platform, random, socket, subprocess, time, warnings
+from collections import OrderedDict
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
+from fastcore.basics import patch
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -22,9 +26,11 @@ from .metrics import BatchMeanIoU, ConfusionMatrix
 from .optim import build_optimizer, build_schedule
 
 # %% auto #0
-__all__ = ['git_commit', 'environment_info', 'unwrap_model', 'trainable_state_dict', 'load_trainable_state_dict',
-           'argmax_predictions', 'evaluate', 'TrainingDiverged', 'Trainer', 'rng_state', 'set_rng_state',
-           'load_resume_state', 'fit', 'load_best']
+__all__ = ['TRAINER_GROUPS', 'git_commit', 'environment_info', 'unwrap_model', 'trainable_state_dict',
+           'load_trainable_state_dict', 'rng_state', 'set_rng_state', 'plain_problem', 'UnsafeCheckpoint',
+           'load_checkpoint', 'argmax_predictions', 'evaluate', 'TrainingDiverged', 'RunRecorder', 'RecordedTrainer',
+           'OptimizerSettings', 'ScheduleSettings', 'RuntimeSettings', 'EvaluationSettings', 'group_settings',
+           'trainer_settings', 'flat_settings', 'Trainer']
 
 # %% ../nbs/32_trainer.ipynb #9062ac3e
 def git_commit(root: str | Path | None = None) -> str:
@@ -48,8 +54,10 @@ def environment_info(accelerator: Accelerator | None = None) -> dict:
 
 # %% ../nbs/32_trainer.ipynb #50e6bbab
 def unwrap_model(model: nn.Module) -> nn.Module:
-    "The model inside a DistributedDataParallel (or similar) wrapper, or the model itself."
-    return getattr(model, "module", model)
+    "The model inside DistributedDataParallel (`.module`) and `torch.compile` (`._orig_mod`) wrappers, or the model itself."
+    while isinstance(getattr(model, "module", None), nn.Module) or isinstance(getattr(model, "_orig_mod", None), nn.Module):
+        model = model.module if isinstance(getattr(model, "module", None), nn.Module) else model._orig_mod
+    return model
 
 def trainable_state_dict(model: nn.Module) -> dict:
     "State dict without the frozen (requires_grad=False) parameters."
@@ -58,14 +66,89 @@ def trainable_state_dict(model: nn.Module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if k not in frozen}
 
 def load_trainable_state_dict(model: nn.Module, state: dict, source: str = "checkpoint"):
-    "Load a `trainable_state_dict`; every missing key must be a frozen parameter."
+    "Load a `trainable_state_dict` (also one saved from a `torch.compile`d model); every missing key must be a frozen parameter."
     model = unwrap_model(model)
+    state = {k.replace("_orig_mod.", ""): v for k, v in state.items()}
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     missing, unexpected = model.load_state_dict(state, strict=False)
     bad = sorted(set(missing) - frozen)
     if bad or unexpected:
         raise RuntimeError(f"{source} does not match the model: missing {bad[:5]}, unexpected {list(unexpected)[:5]}. "
                            f"Build the model with the same configuration as the run that saved it.")
+
+# %% ../nbs/32_trainer.ipynb #557124d1
+def rng_state() -> dict:
+    "The torch, NumPy, `random` and CUDA random states as tensors and plain numbers, for exact resume."
+    _, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+            "random": [version, list(internal), gauss_next],
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+def set_rng_state(s: dict):
+    "Restore the random states saved by `rng_state` (or the NumPy tuple that checkpoints held before)."
+    torch.set_rng_state(s["torch"])
+    n = s["numpy"]
+    np.random.set_state((n[0], np.asarray(n[1], dtype=np.uint32), *n[2:]) if isinstance(n, tuple) else
+                        ("MT19937", n["keys"].numpy().astype(np.uint32), n["position"], n["has_gauss"], n["cached_gaussian"]))
+    version, internal, gauss_next = s["random"]
+    random.setstate((version, tuple(internal), gauss_next))
+    if s["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+def plain_problem(obj, where: str = "checkpoint") -> str | None:
+    "Where `obj` holds something other than tensors and plain containers, or None."
+    if type(obj) in _PLAIN_SCALARS or isinstance(obj, torch.Tensor): return None
+    if type(obj) in (list, tuple): items = enumerate(obj)
+    elif type(obj) in (dict, OrderedDict): items = obj.items()  # state dicts are OrderedDicts
+    else: return f"{where} is a {type(obj).__module__}.{type(obj).__qualname__}"
+    for k, v in items:
+        if type(v) in _PLAIN_SCALARS or isinstance(v, torch.Tensor): continue  # the common case, without a path string
+        if problem := plain_problem(v, f"{where}[{k!r}]"): return problem
+    return None
+
+# %% ../nbs/32_trainer.ipynb #07ec4990
+class UnsafeCheckpoint(pickle.UnpicklingError):
+    "A checkpoint holds objects other than tensors and plain containers; loading it could run code."
+
+def _numpy_globals() -> dict:
+    "The globals that unpickle NumPy arrays and numeric scalars (in checkpoints of older segkit versions): name -> object."
+    multiarray = (np._core if hasattr(np, "_core") else np.core).multiarray
+    dtypes = [type(np.dtype(t)) for t in (np.bool_, np.int32, np.int64, np.uint32, np.float32, np.float64)]
+    return {f"{multiarray.__name__}._reconstruct": multiarray._reconstruct, f"{multiarray.__name__}.scalar": multiarray.scalar,
+            "numpy.ndarray": np.ndarray, "numpy.dtype": np.dtype, **{f"numpy.dtypes.{t.__name__}": t for t in dtypes}}
+
+def _without_numpy(obj):
+    "`obj` with NumPy arrays as tensors and NumPy scalars as Python numbers (containers changed in place)."
+    if isinstance(obj, np.ndarray): return torch.from_numpy(obj.astype(np.int64) if obj.dtype == np.uint32 else obj)
+    if isinstance(obj, np.generic): return obj.item()
+    if type(obj) is tuple: return tuple(_without_numpy(v) for v in obj)
+    if isinstance(obj, (list, dict)):
+        for k, v in (enumerate(obj) if isinstance(obj, list) else list(obj.items())):
+            if type(v) not in _PLAIN_SCALARS: obj[k] = _without_numpy(v)
+    return obj
+
+def load_checkpoint(path: str | Path) -> dict:
+    "A checkpoint read with `weights_only=True`: tensors and plain containers only, so loading runs no code."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {path}")
+    try: return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e: error = e
+    try: found = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception as e: found = {f"an unreadable pickle ({e})"}
+    allowed = _numpy_globals()
+    if found and found <= set(allowed):
+        with torch.serialization.safe_globals(list(allowed.values())):  # dtype classes are not among `found`
+            return _without_numpy(torch.load(path, map_location="cpu", weights_only=True))
+    raise UnsafeCheckpoint(
+        f"{path} was refused: it holds {', '.join(sorted(found - set(allowed))) or error} besides tensors and plain "
+        f"containers, and unpickling that could run code. segkit never writes such objects, so the file is not a "
+        f"checkpoint written by segkit (or has been altered). Do not load it: delete it (for checkpoints/last.pth, the "
+        f"run can restart from scratch or resume from an earlier copy of its run folder), or, only if you know who "
+        f"wrote it and trust them, load it yourself and re-save its tensors with torch.save.")
 
 # %% ../nbs/32_trainer.ipynb #517396d1
 def argmax_predictions(outputs) -> torch.Tensor:
@@ -128,61 +211,247 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, num_classes: int, cla
 class TrainingDiverged(RuntimeError):
     "The loss became NaN or infinite."
 
-# %% ../nbs/32_trainer.ipynb #93808e87
-class Trainer:
-    "Train a segmentation model with Accelerate; writes history, metrics and checkpoints to `run_dir` every epoch."
-    def __init__(self, model: nn.Module, loss: nn.Module, train_loader, val_loader, *, num_classes: int,
-                 class_names=None, epochs: int = 10, optimizer: str = "adamw", lr: float = 1e-3,
-                 weight_decay: float = 0.0, momentum: float = 0.9, nesterov: bool = False,
-                 lr_mult: dict | None = None, schedule: str = "constant", warmup_epochs: float = 0,
-                 min_lr_ratio: float = 0.0, poly_power: float = 0.9, restart_epochs: int | None = None,
-                 plateau_patience: int = 3, plateau_factor: float = 0.5, grad_clip: float | None = None,
-                 accumulate: int = 1, mixed_precision: str = "no", device: str = "auto",
-                 monitor: str = "val_miou", mode: str = "max", callbacks=(), run_dir: str | Path | None = None,
-                 eval_train: bool = True, ignore_index: int = 255, extra_metrics: dict | None = None,
-                 predict=argmax_predictions, eval_every: int | None = None, seed: int = 0, quiet: bool | None = None,
-                 config: dict | None = None):
-        if device not in ("auto", "cpu", "cuda"): raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-        if device == "cuda" and not torch.cuda.is_available(): raise ValueError("device='cuda' but no GPU is visible; use device='auto' or 'cpu'")
-        if mixed_precision not in ("no", "fp16", "bf16"): raise ValueError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {mixed_precision!r}")
-        set_seed(seed)
-        self.accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision if torch.cuda.is_available() or mixed_precision == "bf16" else "no",
-                                       gradient_accumulation_steps=accumulate,
-                                       dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=seed))
-        self.loss, self.num_classes, self.class_names, self.epochs = loss, num_classes, class_names, epochs
-        self.monitor, self.mode, self.grad_clip, self.eval_train, self.ignore_index = monitor, mode, grad_clip, eval_train, ignore_index
-        self.extra_metrics, self.predict, self.eval_every = extra_metrics, predict, eval_every
+# %% ../nbs/32_trainer.ipynb #c4d3b248
+class RunRecorder:
+    "A training run's folder and record: config, history and metrics, events, status, checkpoints, resume."
+    def __init__(self, run_dir: str | Path | None,  # None: record in memory, write nothing
+                 accelerator: Accelerator | None = None,  # only its main process writes
+                 callbacks=(),  # `segkit.callbacks.Callback`s, called in their `order`
+                 quiet: bool | None = None,  # None: quiet under CI
+                 config: dict | None = None,  # the run's parameters, for config.json
+                 header: dict | None = None,  # fixed history.json entries: monitor, mode, x
+                 extra: dict | None = None):  # further history.json lists, kept through resume (lr_trace, …)
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.writes = self.run_dir is not None and (accelerator is None or accelerator.is_main_process)
         self.callbacks = sorted(callbacks, key=lambda c: c.order)
         self.quiet = bool(os.environ.get("CI")) if quiet is None else quiet
-        self.run_dir = Path(run_dir) if run_dir else None
-        self.steps_per_epoch = max(1, math.ceil(len(train_loader) / accumulate))
-        opt = build_optimizer(model, optimizer, lr, weight_decay, momentum, nesterov, lr_mult=lr_mult)
-        self.scheduler = build_schedule(opt, schedule, epochs * self.steps_per_epoch, round(warmup_epochs * self.steps_per_epoch),
-                                        poly_power, min_lr_ratio, restart_epochs and restart_epochs * self.steps_per_epoch,
-                                        mode, plateau_patience, plateau_factor)
-        self.per_step_schedule = schedule != "plateau"
+        self.config, self.header, self.extra = dict(config or {}), dict(header or {}), dict(extra or {})
+        self.records, self.events, self.best, self.per_class = [], [], None, None
+        self.status, self.message, self.duration = "created", "", 0.0
+
+    def callback(self, hook: str, trainer):
+        "Call `hook` of every callback with `trainer`."
+        for cb in self.callbacks: getattr(cb, hook)(trainer)
+
+    def add_event(self, kind: str, message: str, where: dict, **numbers):
+        "Record an event at `where` (epoch and step, or iteration) and print it (divergence and interruption always)."
+        self.events.append({**where, "kind": kind, "message": message, **numbers})
+        if not self.quiet or kind in ("diverged", "interrupted"):
+            print(f"[{' '.join(f'{k} {v}' for k, v in where.items())}] {kind}: {message}")
+
+    def start(self):
+        "Mark the start of a new run (a resumed run keeps the start of the first)."
+        self.config["started"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def history(self) -> dict:
+        "The content of history.json."
+        return {"status": self.status, "message": self.message, "started": self.config.get("started"),
+                "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "duration_s": self.duration,
+                **self.header, "best": self.best, "epochs": self.records, "events": self.events,
+                "per_class": self.per_class, **self.extra}
+
+    def checkpoint(self, name: str) -> Path:
+        "The path of checkpoint `name` (best, last, final, …)."
+        if self.run_dir is None: raise FileNotFoundError(f"no {name} checkpoint: this run has no run_dir; train with a run_dir first")
+        return self.run_dir / "checkpoints" / f"{name}.pth"
+
+# %% ../nbs/32_trainer.ipynb #ea30a825
+@patch
+def write_history(self: RunRecorder):
+    "Rewrite history.json and metrics.csv (one row per record), each atomically."
+    if not self.writes: return
+    write_json(self.run_dir / "history.json", self.history())
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, list(dict.fromkeys(k for r in self.records for k in r)))
+    writer.writeheader(); writer.writerows(self.records)
+    atomic_write(self.run_dir / "metrics.csv", buf.getvalue())
+
+@patch
+def write_config(self: RunRecorder, model: nn.Module, settings: dict, accelerator: Accelerator | None = None, **model_facts):
+    "Write config.json: the run's config, the model's parameter counts and `model_facts`, the trainer `settings`, the environment."
+    if not self.writes: return
+    m = unwrap_model(model)
+    trainable = sum(p.numel() for p in m.parameters() if p.requires_grad)
+    facts = {"weights_source": getattr(m, "weights_source", "no pretrained weights"), "trainable_params": trainable,
+             "frozen_params": sum(p.numel() for p in m.parameters()) - trainable, **model_facts, **self.config.get("model", {})}
+    write_json(self.run_dir / "config.json", {**self.config, "model": facts, "trainer": settings, "env": environment_info(accelerator)})
+
+@patch
+def save(self: RunRecorder, name: str, state: dict, full: bool = False):
+    "Write checkpoints/`name`.pth atomically with the best so far; `full` adds what resume needs besides `state`: random states, history, callbacks."
+    if not self.writes: return
+    state = {**state, "best": self.best}
+    if full: state = {**state, "rng": rng_state(), "history": self.history(), "callbacks": [cb.state_dict() for cb in self.callbacks]}
+    state = _without_numpy(state)  # NumPy numbers in records (a metric's result) become Python numbers
+    problem = plain_problem(state, f"checkpoints/{name}.pth")
+    if problem: raise TypeError(f"{problem}: checkpoints hold only tensors and plain containers, so that loading one runs no code. "
+                                f"Convert it where it is produced (`.tolist()`, `float(...)`, a tensor).")
+    atomic_torch_save(state, self.checkpoint(name))
+
+# %% ../nbs/32_trainer.ipynb #4e138b41
+@patch
+def load_resume(self: RunRecorder, resume: bool | str | Path) -> tuple[Path, dict]:
+    "The checkpoint to resume from (`True`: checkpoints/last.pth; or a path in this run's checkpoints folder) and its state."
+    if self.run_dir is None:
+        raise FileNotFoundError("cannot resume: this trainer has no run_dir. Resume needs the run folder of the earlier run: "
+                                "pass run_dir=<that folder> and resume=True.")
+    folder = self.checkpoint("last").parent
+    path = folder / "last.pth" if resume is True else Path(resume)
+    if folder.resolve() not in path.resolve().parents:
+        raise ValueError(f"cannot resume from {path}: it is not in this run's checkpoints folder {folder}. A run resumes only "
+                         f"from its own checkpoints; pass that run's folder as run_dir and resume=True.")
+    if not path.exists():
+        raise FileNotFoundError(f"cannot resume: {path} does not exist. Resume needs the run folder of an earlier run "
+                                f"(run_dir) with its checkpoints/last.pth.")
+    state = load_checkpoint(path)
+    if "optimizer" not in state: raise ValueError(f"{path} holds weights only; resume from checkpoints/last.pth")
+    return path, state
+
+@patch
+def restore(self: RunRecorder, state: dict):
+    "Continue the record of a full checkpoint: history, events, callback states and, last, the random states."
+    for cb, s in zip(self.callbacks, state["callbacks"]): cb.load_state_dict(s)
+    h = state["history"]
+    self.records, self.events, self.best, self.per_class, self.duration = h["epochs"], h["events"], state["best"], h["per_class"], h["duration_s"]
+    self.extra.update({k: h.get(k, v) for k, v in self.extra.items()})
+    newer = self.run_dir / "history.json"
+    if newer.exists():  # written after the checkpoint: keeps the interruption or divergence that ended the earlier run
+        self.events += [e for e in json.loads(newer.read_text())["events"][len(self.events):] if e["kind"] in ("interrupted", "diverged")]
+    self.config.setdefault("started", h["started"])
+    set_rng_state(state["rng"])
+
+# %% ../nbs/32_trainer.ipynb #d9f4fd5e
+def _from_recorder(name: str) -> property:
+    return property(lambda self: getattr(self.recorder, name), lambda self, value: setattr(self.recorder, name, value),
+                    doc=f"The run recorder's `{name}`.")
+
+class RecordedTrainer:
+    "A trainer's `RunRecorder` state as its own attributes, where callbacks and experiments read them."
+    run_dir, config, callbacks, quiet = (_from_recorder(n) for n in ("run_dir", "config", "callbacks", "quiet"))
+    history, events, best, per_class = (_from_recorder(n) for n in ("records", "events", "best", "per_class"))
+    status, message, duration = (_from_recorder(n) for n in ("status", "message", "duration"))
+    recorder: RunRecorder
+    position: dict  # where an event happens: {"epoch": …, "step": …} or {"iteration": …, "step": …}
+
+    def add_event(self, kind: str, message: str, **numbers):
+        "Record an event (plateau, LR change, alarm, early stop, NaN, …) in the history and print it."
+        self.recorder.add_event(kind, message, self.position, **numbers)
+
+    def _callback(self, hook: str): self.recorder.callback(hook, self)
+    def _history(self) -> dict: return self.recorder.history()
+
+# %% ../nbs/32_trainer.ipynb #4d205bed
+@dataclass
+class OptimizerSettings:
+    "The optimizer (`segkit.optim.build_optimizer`) and what shapes its steps."
+    optimizer: str = "adamw"  # "adamw", "adam" or "sgd"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # SGD only
+    nesterov: bool = False  # SGD only
+    lr_mult: dict | None = None  # parameter-name prefix -> lr multiplier (e.g. {"classifier.": 10.0})
+    grad_clip: float | None = None  # maximum gradient norm; None: no clipping
+    accumulate: int = 1  # batches per optimizer step
+
+@dataclass
+class ScheduleSettings:
+    "The learning-rate schedule (`segkit.optim.build_schedule`), in epochs."
+    schedule: str = "constant"  # "constant", "cosine", "poly", "cosine_restarts", "plateau", …
+    warmup_epochs: float = 0
+    min_lr_ratio: float = 0.0  # the lowest lr as a share of the peak
+    poly_power: float = 0.9
+    restart_epochs: int | None = None  # cosine restarts
+    plateau_patience: int = 3  # reduce-on-plateau
+    plateau_factor: float = 0.5  # reduce-on-plateau
+
+@dataclass
+class RuntimeSettings:
+    "Device, mixed precision and seed."
+    device: str = "auto"  # "auto", "cpu" or "cuda"
+    mixed_precision: str = "no"  # "no", "fp16" or "bf16" (fp16 only on a GPU; elsewhere it falls back to "no")
+    seed: int = 0
+    def __post_init__(self):
+        if self.device not in ("auto", "cpu", "cuda"): raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        if self.device == "cuda" and not torch.cuda.is_available(): raise ValueError("device='cuda' but no GPU is visible; use device='auto' or 'cpu'")
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise ValueError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}")
+
+    def accelerator(self, **kw) -> Accelerator:
+        "An `Accelerator` on this device and precision (`kw`: its other arguments)."
+        precision = self.mixed_precision if torch.cuda.is_available() or self.mixed_precision == "bf16" else "no"
+        return Accelerator(cpu=self.device == "cpu", mixed_precision=precision, **kw)
+
+@dataclass
+class EvaluationSettings:
+    "What is measured, and which number picks the best epoch."
+    monitor: str = "val_miou"  # the record key that picks the best epoch
+    mode: str = "max"  # "max" or "min"
+    eval_train: bool = True  # metrics of the training pass (train_miou, …)
+    eval_every: int | None = None  # also validate every N optimizer steps (history["step_evals"])
+    ignore_index: int = 255
+    extra_metrics: dict | None = None  # name -> streaming metric factory, e.g. {"fscore": lambda: FScoreMeter(19)}
+    predict: Callable = argmax_predictions  # model outputs -> class indices, for every metric
+
+TRAINER_GROUPS = {"optim": OptimizerSettings, "lr_schedule": ScheduleSettings, "runtime": RuntimeSettings,
+                  "evaluation": EvaluationSettings}
+
+def group_settings(groups: dict, **kw) -> dict:
+    "`kw` with each flat setting moved into its group of `groups` (parameter -> dataclass), on top of a group given in `kw`."
+    out = dict(kw)
+    for param, cls in groups.items():
+        mine = {f.name: out.pop(f.name) for f in fields(cls) if f.name in out}
+        if mine: out[param] = replace(out.get(param) or cls(), **mine)
+    return out
+
+def trainer_settings(**kw) -> dict:
+    "`Trainer` keyword arguments from flat settings: `lr=0.1` -> `optim=OptimizerSettings(lr=0.1)`, other keywords kept."
+    return group_settings(TRAINER_GROUPS, **kw)
+
+def flat_settings(*groups) -> dict:
+    "The fields of settings dataclasses as one flat dict (for config.json)."
+    return {f.name: getattr(g, f.name) for g in groups for f in fields(g)}
+
+# %% ../nbs/32_trainer.ipynb #93808e87
+class Trainer(RecordedTrainer):
+    "Train a segmentation model with Accelerate; writes history, metrics and checkpoints to `run_dir` every epoch."
+    def __init__(self, model: nn.Module, loss: nn.Module, train_loader, val_loader, *, num_classes: int,
+                 class_names=None, epochs: int = 10,
+                 optim: OptimizerSettings | None = None, lr_schedule: ScheduleSettings | None = None,
+                 runtime: RuntimeSettings | None = None, evaluation: EvaluationSettings | None = None,
+                 callbacks=(), run_dir: str | Path | None = None, quiet: bool | None = None, config: dict | None = None):
+        optim, schedule = optim or OptimizerSettings(), lr_schedule or ScheduleSettings()
+        runtime, ev = runtime or RuntimeSettings(), evaluation or EvaluationSettings()
+        set_seed(runtime.seed)
+        self.accelerator = runtime.accelerator(gradient_accumulation_steps=optim.accumulate,
+                                               dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=runtime.seed))
+        self.loss, self.num_classes, self.class_names, self.epochs = loss, num_classes, class_names, epochs
+        self.monitor, self.mode, self.eval_train, self.eval_every, self.ignore_index = ev.monitor, ev.mode, ev.eval_train, ev.eval_every, ev.ignore_index
+        self.extra_metrics, self.predict, self.grad_clip = ev.extra_metrics, ev.predict, optim.grad_clip
+        self.steps_per_epoch = max(1, math.ceil(len(train_loader) / optim.accumulate))
+        opt = build_optimizer(model, optim.optimizer, optim.lr, optim.weight_decay, optim.momentum, optim.nesterov, lr_mult=optim.lr_mult)
+        self.scheduler = build_schedule(opt, schedule.schedule, epochs * self.steps_per_epoch,
+                                        round(schedule.warmup_epochs * self.steps_per_epoch), schedule.poly_power,
+                                        schedule.min_lr_ratio, schedule.restart_epochs and schedule.restart_epochs * self.steps_per_epoch,
+                                        ev.mode, schedule.plateau_patience, schedule.plateau_factor)
+        self.per_step_schedule = schedule.schedule != "plateau"
         self.model, self.optimizer, self.train_loader, self.val_loader = self.accelerator.prepare(model, opt, train_loader, val_loader)
-        self.settings = {k: v for k, v in locals().items() if k in (
-            "epochs", "optimizer", "lr", "weight_decay", "momentum", "nesterov", "lr_mult", "schedule", "warmup_epochs",
-            "min_lr_ratio", "poly_power", "restart_epochs", "plateau_patience", "plateau_factor", "grad_clip",
-            "accumulate", "mixed_precision", "device", "monitor", "mode", "eval_train", "eval_every", "seed")}
-        self.config = config or {}
-        self.epoch, self.step, self.history, self.events, self.lr_trace, self.step_evals = 0, 0, [], [], [], []
-        self.best, self.per_class, self.status, self.message, self.duration = None, None, "created", "", 0.0
-        self.stop, self.record = False, {}
+        self.settings = {"epochs": epochs, **flat_settings(optim, schedule, runtime),
+                         **{k: getattr(ev, k) for k in ("monitor", "mode", "eval_train", "eval_every")}}
+        self.recorder = RunRecorder(run_dir, self.accelerator, callbacks, quiet, config, header={"monitor": ev.monitor, "mode": ev.mode},
+                                    extra={"lr_trace": [], "step_evals": []})
+        self.epoch, self.step, self.stop, self.record = 0, 0, False, {}
 
     @property
     def lr(self) -> list[float]: return [g["lr"] for g in self.optimizer.param_groups]
-
-    def add_event(self, kind: str, message: str, **numbers):
-        "Record an event (plateau, LR change, early stop, NaN, …) in the history and print it."
-        self.events.append({"epoch": self.epoch, "step": self.step, "kind": kind, "message": message, **numbers})
-        if not self.quiet or kind in ("diverged", "interrupted"): print(f"[epoch {self.epoch} step {self.step}] {kind}: {message}")
-
-    def _callback(self, hook: str):
-        for cb in self.callbacks: getattr(cb, hook)(self)
+    @property
+    def position(self) -> dict: return {"epoch": self.epoch, "step": self.step}
+    @property
+    def lr_trace(self) -> list: return self.recorder.extra["lr_trace"]
+    @property
+    def step_evals(self) -> list: return self.recorder.extra["step_evals"]
 
 # %% ../nbs/32_trainer.ipynb #a4575f22
+@patch
 def _train_epoch(self: Trainer):
     model, acc = self.model, self.accelerator
     model.train()
@@ -222,6 +491,8 @@ def _train_epoch(self: Trainer):
         rec = {"train_loss": (sums[key] / n).item(), **{f"train_{k}": (v / n).item() for k, v in sums.items() if k != key}}
     if grad_norms: rec["grad_norm"] = float(np.median(grad_norms))
     return rec
+
+@patch
 def _evaluate_mid_epoch(self: Trainer):
     "Validation every `eval_every` optimizer steps (long epochs): recorded in `history['step_evals']`."
     rec, _ = evaluate(self.model, self.val_loader, self.loss, self.num_classes, self.class_names, self.ignore_index,
@@ -229,82 +500,29 @@ def _evaluate_mid_epoch(self: Trainer):
     self.step_evals.append({"epoch": self.epoch, "step": self.step, **rec})
     self.model.train()
 
-Trainer._train_epoch, Trainer._evaluate_mid_epoch = _train_epoch, _evaluate_mid_epoch
-
 # %% ../nbs/32_trainer.ipynb #9155c397
-def rng_state() -> dict:
-    "The torch, NumPy, `random` and CUDA random states, for exact resume."
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "random": random.getstate(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-
-def set_rng_state(s: dict):
-    "Restore the random states saved by `rng_state`."
-    torch.set_rng_state(s["torch"]); np.random.set_state(s["numpy"]); random.setstate(s["random"])
-    if s["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
-
-def _history(self: Trainer) -> dict:
-    return {"status": self.status, "message": self.message, "started": self.config.get("started"),
-            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "duration_s": self.duration,
-            "monitor": self.monitor, "mode": self.mode, "best": self.best, "epochs": self.history,
-            "events": self.events, "per_class": self.per_class, "lr_trace": self.lr_trace, "step_evals": self.step_evals}
-
-def _write_history(self: Trainer):
-    if self.run_dir is None or not self.accelerator.is_main_process: return
-    write_json(self.run_dir / "history.json", self._history())
-    cols = list(dict.fromkeys(k for r in self.history for k in r))
-    buf = io.StringIO(); w = csv.DictWriter(buf, cols); w.writeheader(); w.writerows(self.history)
-    atomic_write(self.run_dir / "metrics.csv", buf.getvalue())
-
+@patch
 def _save(self: Trainer, name: str, full: bool):
-    if self.run_dir is None or not self.accelerator.is_main_process: return
     state = {"model": trainable_state_dict(self.model), "epoch": self.epoch, "step": self.step,
-             "weights_source": getattr(unwrap_model(self.model), "weights_source", None), "best": self.best}
+             "weights_source": getattr(unwrap_model(self.model), "weights_source", None)}
     if full:
         scaler = self.accelerator.scaler
         state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                     scaler=scaler.state_dict() if scaler is not None else None, rng=rng_state(),
-                     history=self._history(), callbacks=[cb.state_dict() for cb in self.callbacks])
-    atomic_torch_save(state, self.run_dir / "checkpoints" / f"{name}.pth")
+                     scaler=scaler.state_dict() if scaler is not None else None)
+    self.recorder.save(name, state, full)
 
-def load_resume_state(resume: bool | str | Path, run_dir: Path | None) -> tuple[Path, dict]:
-    "The checkpoint to resume from (`run_dir/checkpoints/last.pth` for True, else the path given) and its state."
-    path = Path(resume) if not isinstance(resume, bool) else (run_dir / "checkpoints" / "last.pth" if run_dir else None)
-    if path is None or not path.exists():
-        raise FileNotFoundError(f"cannot resume: {path} does not exist. Resume needs the run folder of an earlier run "
-                                f"(run_dir) or the path of its checkpoints/last.pth.")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if "optimizer" not in state: raise ValueError(f"{path} holds weights only; resume from checkpoints/last.pth")
-    return path, state
-
+@patch
 def _restore(self: Trainer, resume: bool | str | Path):
-    path, state = load_resume_state(resume, self.run_dir)
+    path, state = self.recorder.load_resume(resume)
     load_trainable_state_dict(self.model, state["model"], str(path))
     self.optimizer.load_state_dict(state["optimizer"]); self.scheduler.load_state_dict(state["scheduler"])
     if state["scaler"] is not None and self.accelerator.scaler is not None: self.accelerator.scaler.load_state_dict(state["scaler"])
-    for cb, s in zip(self.callbacks, state["callbacks"]): cb.load_state_dict(s)
-    h = state["history"]
-    self.epoch, self.step, self.best = state["epoch"], state["step"], state["best"]
-    self.history, self.events, self.lr_trace, self.per_class = h["epochs"], h["events"], h["lr_trace"], h["per_class"]
-    newer = self.run_dir / "history.json" if self.run_dir else None
-    if newer is not None and newer.exists():  # written after last.pth: keeps events of the interrupted epoch
-        self.events = json.loads(newer.read_text())["events"]
-    self.duration, self.step_evals = h["duration_s"], h["step_evals"]
-    self.config.setdefault("started", h["started"])
-    set_rng_state(state["rng"])
+    self.epoch, self.step = state["epoch"], state["step"]
+    self.recorder.restore(state)
     self.add_event("resumed", f"resumed from {path} after epoch {self.epoch}")
 
-Trainer._history, Trainer._write_history, Trainer._save, Trainer._restore = _history, _write_history, _save, _restore
-
 # %% ../nbs/32_trainer.ipynb #65d1590f
-def _write_config(self: Trainer):
-    if self.run_dir is None or not self.accelerator.is_main_process: return
-    m = unwrap_model(self.model)
-    trainable = sum(p.numel() for p in m.parameters() if p.requires_grad)
-    model = {"weights_source": getattr(m, "weights_source", "no pretrained weights"), "trainable_params": trainable,
-             "frozen_params": sum(p.numel() for p in m.parameters()) - trainable, **self.config.get("model", {})}
-    write_json(self.run_dir / "config.json", {**self.config, "model": model, "trainer": self.settings,
-                                              "env": environment_info(self.accelerator)})
-
+@patch
 def _end_epoch(self: Trainer, t0: float):
     self.record["time_s"] = time.perf_counter() - t0
     value = self.record.get(self.monitor)
@@ -319,13 +537,14 @@ def _end_epoch(self: Trainer, t0: float):
     self._callback("on_epoch_end")
     self.history.append(self.record)
     self._save("last", full=True)
-    self._write_history()
+    self.recorder.write_history()
 
+@patch
 def fit(self: Trainer, resume: bool | str | Path = False) -> dict:
     "Train for the remaining epochs (all, or after `resume`); returns the history dict."
     if resume: self._restore(resume)
-    else: self.config["started"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    self._write_config()
+    else: self.recorder.start()
+    self.recorder.write_config(self.model, self.settings, self.accelerator)
     self._callback("on_fit_start")
     self.status, self.stop, t_fit, duration0 = "running", False, time.perf_counter(), self.duration
     try:
@@ -361,14 +580,13 @@ def fit(self: Trainer, resume: bool | str | Path = False) -> dict:
         self.add_event("interrupted", self.message)
     self.duration = duration0 + time.perf_counter() - t_fit
     self._callback("on_fit_end")
-    self._write_history()
+    self.recorder.write_history()
     return self._history()
 
+@patch
 def load_best(self: Trainer) -> nn.Module:
     "Load the best epoch's weights (checkpoints/best.pth) into the model and return it."
-    path = self.run_dir / "checkpoints" / "best.pth" if self.run_dir else None
-    if path is None or not path.exists(): raise FileNotFoundError(f"no best checkpoint at {path}: train with a run_dir first")
-    load_trainable_state_dict(self.model, torch.load(path, map_location="cpu", weights_only=False)["model"], str(path))
+    path = self.recorder.checkpoint("best")
+    if not path.exists(): raise FileNotFoundError(f"no best checkpoint at {path}: train with a run_dir first")
+    load_trainable_state_dict(self.model, load_checkpoint(path)["model"], str(path))
     return self.model
-
-Trainer._write_config, Trainer._end_epoch, Trainer.fit, Trainer.load_best = _write_config, _end_epoch, fit, load_best

@@ -4,16 +4,15 @@
 
 # %% ../../nbs/71_s4gan.trainer.ipynb #2828a709
 from __future__ import annotations
-import csv, io, json, os, time, warnings
-from dataclasses import asdict
-from datetime import datetime, timezone
+import time, warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
-from accelerate import Accelerator
 from accelerate.utils import set_seed
+from fastcore.basics import patch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
@@ -23,11 +22,11 @@ from ..losses import CrossEntropy
 from ..metrics import ConfusionMatrix
 from ..optim import build_optimizer, build_schedule
 from .models import (CyclingLoader, S4GANDiscriminator, ThresholdSchedule, discriminator_input, discriminator_loss, feature_matching_loss, one_hot_labels, select_for_self_training, self_training_loss)
-from ..trainer import (TrainingDiverged, load_resume_state, rng_state, set_rng_state, unwrap_model, environment_info, evaluate, load_trainable_state_dict, trainable_state_dict)
-from ..io import atomic_torch_save, atomic_write, write_json
+from ..trainer import (RecordedTrainer, RunRecorder, RuntimeSettings, TrainingDiverged, evaluate, flat_settings, group_settings, load_trainable_state_dict, trainable_state_dict, unwrap_model)
 
 # %% auto #0
-__all__ = ['ALARMS', 's4gan_alarms', 'S4GANTrainer']
+__all__ = ['ALARMS', 'S4GAN_GROUPS', 's4gan_alarms', 'S4GANOptimization', 'AdversarialSettings', 'S4GANMonitoring',
+           's4gan_settings', 'S4GANTrainer']
 
 # %% ../../nbs/71_s4gan.trainer.ipynb #cd40ee1c
 ALARMS = ("self_training_inactive", "discriminator_too_strong", "val_miou_falling")
@@ -81,67 +80,105 @@ def s4gan_alarms(history: dict | Sequence[dict],  # a history.json dict, or its 
             previous = r
     return alarms
 
+# %% ../../nbs/71_s4gan.trainer.ipynb #43607388
+@dataclass
+class S4GANOptimization:
+    "The generator's SGD and the discriminator's Adam, both with poly decay over the iterations."
+    lr: float = 2.5e-4
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    poly_power: float = 0.9
+    lr_mult: dict | None = None  # default: the generator's `lr_mult` (DeepLabV2: classifier 10×)
+    lr_d: float = 1e-4
+    betas_d: tuple[float, float] = (0.9, 0.99)
+
+@dataclass
+class AdversarialSettings:
+    "Weights of the feature-matching and self-training losses, and the self-training threshold."
+    lambda_fm: float = 0.1  # both 0: the supervised baseline
+    lambda_st: float = 1.0
+    threshold_st: float | ThresholdSchedule = 0.6
+    def __post_init__(self):
+        if self.lambda_fm < 0 or self.lambda_st < 0:
+            raise ValueError(f"lambda_fm and lambda_st must be >= 0, got {self.lambda_fm}, {self.lambda_st}")
+
+    @property
+    def active(self) -> bool: return self.lambda_fm > 0 or self.lambda_st > 0
+
+@dataclass
+class S4GANMonitoring:
+    "Log and evaluation intervals, and the thresholds of `s4gan_alarms`."
+    eval_every: int = 500  # iterations between evaluations (and full checkpoints)
+    log_every: int = 50  # iterations between log records
+    inactive_steps: int = 10  # log steps without any self-training image
+    d_loss_floor: float = 0.1  # discriminator loss below this is "too strong"
+    falling_evals: int = 2  # consecutive falling evaluations since the best
+    def __post_init__(self):
+        for name in ("eval_every", "log_every"):
+            if getattr(self, name) < 1: raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    @property
+    def alarms(self) -> dict: return dict(inactive_steps=self.inactive_steps, d_loss_floor=self.d_loss_floor, falling_evals=self.falling_evals)
+
+S4GAN_GROUPS = {"optim": S4GANOptimization, "adversarial": AdversarialSettings, "monitoring": S4GANMonitoring, "runtime": RuntimeSettings}
+
+def s4gan_settings(**kw) -> dict:
+    "`S4GANTrainer` keyword arguments from flat settings: `lr_d=...` -> `optim=S4GANOptimization(lr_d=...)`, others kept."
+    return group_settings(S4GAN_GROUPS, **kw)
+
 # %% ../../nbs/71_s4gan.trainer.ipynb #1b9cfc83
-class S4GANTrainer:
+class S4GANTrainer(RecordedTrainer):
     "s4GAN (or its supervised baseline) trained by iterations with Accelerate; writes its run folder as it goes."
     def __init__(self, generator: nn.Module, labeled: Dataset, unlabeled: Dataset | None, val_loader, *,
                  num_classes: int, class_names=None,
                  discriminator: nn.Module | None = None,  # default: S4GANDiscriminator(num_classes) when adversarial
-                 iterations: int = 40000, batch_size: int = 8, unlabeled_batch_size: int | None = None,
-                 lr: float = 2.5e-4, momentum: float = 0.9, weight_decay: float = 5e-4, poly_power: float = 0.9,
-                 lr_mult: dict | None = None,  # default: the generator's `lr_mult` (DeepLabV2: classifier 10×)
-                 lr_d: float = 1e-4, betas_d: tuple[float, float] = (0.9, 0.99),
-                 lambda_fm: float = 0.1, lambda_st: float = 1.0,  # both 0: supervised baseline
-                 threshold_st: float | ThresholdSchedule = 0.6,
-                 eval_every: int = 500, log_every: int = 50,
-                 inactive_steps: int = 10, d_loss_floor: float = 0.1, falling_evals: int = 2,  # `s4gan_alarms`
-                 mixed_precision: str = "no", device: str = "auto", num_workers: int = 0, seed: int = 0,
+                 iterations: int = 40000, batch_size: int = 8, unlabeled_batch_size: int | None = None, num_workers: int = 0,
+                 optim: S4GANOptimization | None = None, adversarial: AdversarialSettings | None = None,
+                 monitoring: S4GANMonitoring | None = None, runtime: RuntimeSettings | None = None,
                  ignore_index: int = 255, callbacks=(), run_dir: str | Path | None = None, quiet: bool | None = None,
                  config: dict | None = None):
-        _check_settings(**{k: v for k, v in locals().items() if k in ("iterations", "eval_every", "log_every",
-                        "lambda_fm", "lambda_st", "device", "mixed_precision")})
-        self.adversarial = lambda_fm > 0 or lambda_st > 0
+        if iterations < 1: raise ValueError(f"iterations must be at least 1, got {iterations}")
+        optim, adv = optim or S4GANOptimization(), adversarial or AdversarialSettings()
+        monitoring, runtime = monitoring or S4GANMonitoring(), runtime or RuntimeSettings()
+        self.adversarial = adv.active
         if self.adversarial and unlabeled is None:
             raise ValueError("s4GAN needs unlabeled images: pass unlabeled=..., or set lambda_fm = lambda_st = 0 "
                              "for the supervised baseline")
         if not self.adversarial and discriminator is not None:
             raise ValueError("lambda_fm = lambda_st = 0 trains the supervised baseline without a discriminator; "
                              "pass discriminator=None")
-        set_seed(seed)
-        self.threshold = threshold_st if isinstance(threshold_st, ThresholdSchedule) else ThresholdSchedule(value=threshold_st)
-        self.settings = {k: v for k, v in locals().items() if k in (
-            "iterations", "batch_size", "unlabeled_batch_size", "lr", "momentum", "weight_decay", "poly_power", "lr_d",
-            "betas_d", "lambda_fm", "lambda_st", "eval_every", "log_every", "inactive_steps", "d_loss_floor",
-            "falling_evals", "mixed_precision", "num_workers", "seed", "ignore_index")}
-        self.settings.update(mode="s4gan" if self.adversarial else "supervised", threshold_st=asdict(self.threshold),
-                             lr_mult=lr_mult or getattr(generator, "lr_mult", None))
-        self.accelerator = acc = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision
-                                             if torch.cuda.is_available() or mixed_precision == "bf16" else "no")
+        set_seed(runtime.seed)
+        threshold = adv.threshold_st
+        self.threshold = threshold if isinstance(threshold, ThresholdSchedule) else ThresholdSchedule(value=threshold)
+        lr_mult = optim.lr_mult or getattr(generator, "lr_mult", None)
+        self.settings = {"iterations": iterations, "batch_size": batch_size, "unlabeled_batch_size": unlabeled_batch_size,
+                         **flat_settings(optim, adv, monitoring), "mixed_precision": runtime.mixed_precision,
+                         "num_workers": num_workers, "seed": runtime.seed, "ignore_index": ignore_index,
+                         "mode": "s4gan" if self.adversarial else "supervised", "threshold_st": asdict(self.threshold), "lr_mult": lr_mult}
+        self.accelerator = acc = runtime.accelerator()
+        self.recorder = RunRecorder(run_dir, acc, callbacks, quiet, config, header={"x": "iteration", "monitor": "val_miou", "mode": "max"})
         self.num_classes, self.class_names, self.ignore_index = num_classes, class_names, ignore_index
-        self.iterations, self.eval_every, self.log_every = iterations, eval_every, log_every
-        self.lambda_fm, self.lambda_st = lambda_fm, lambda_st
-        self.alarm_settings = dict(inactive_steps=inactive_steps, d_loss_floor=d_loss_floor, falling_evals=falling_evals)
-        self.callbacks = sorted(callbacks, key=lambda c: c.order)
-        self.quiet = bool(os.environ.get("CI")) if quiet is None else quiet
-        self.run_dir, self.config = (Path(run_dir) if run_dir else None), dict(config or {})
+        self.iterations, self.eval_every, self.log_every = iterations, monitoring.eval_every, monitoring.log_every
+        self.lambda_fm, self.lambda_st = adv.lambda_fm, adv.lambda_st
+        self.alarm_settings = monitoring.alarms
+        seed = runtime.seed
         loader = lambda ds, bs, s, name: CyclingLoader(ds, bs, s, num_workers, acc.process_index, acc.num_processes, acc.device, name)
         self.loaders = {"labeled": loader(labeled, batch_size, seed, "labeled data")}
-        opt = build_optimizer(generator, "sgd", lr, weight_decay, momentum, lr_mult=self.settings["lr_mult"])
-        self.scheduler = build_schedule(opt, "poly", iterations, power=poly_power)
+        opt = build_optimizer(generator, "sgd", optim.lr, optim.weight_decay, optim.momentum, lr_mult=lr_mult)
+        self.scheduler = build_schedule(opt, "poly", iterations, power=optim.poly_power)
         self.generator, self.optimizer, self.val_loader = acc.prepare(generator, opt, val_loader)
         self.discriminator = self.optimizer_d = self.scheduler_d = None
         if self.adversarial:
             self.loaders["unlabeled"] = loader(unlabeled, unlabeled_batch_size or batch_size, seed + 1, "unlabeled data")
             self.loaders["real"] = loader(labeled, batch_size, seed + 2, "labeled data (the discriminator's real examples)")
             discriminator = discriminator or S4GANDiscriminator(num_classes)
-            opt_d = build_optimizer(discriminator, "adam", lr_d, betas=betas_d)
-            self.scheduler_d = build_schedule(opt_d, "poly", iterations, power=poly_power)
+            opt_d = build_optimizer(discriminator, "adam", optim.lr_d, betas=optim.betas_d)
+            self.scheduler_d = build_schedule(opt_d, "poly", iterations, power=optim.poly_power)
             self.discriminator, self.optimizer_d = acc.prepare(discriminator, opt_d)
         self.ce = CrossEntropy(ignore_index=ignore_index)
         self.train_cm = ConfusionMatrix(num_classes, ignore_index, class_names)
         self.iteration = self.epoch = 0
-        self.history, self.events, self.best, self.per_class, self.record = [], [], None, None, {}
-        self.status, self.message, self.duration, self.stop, self._saved_iteration = "created", "", 0.0, False, 0
+        self.record, self.stop, self._saved_iteration = {}, False, 0
         self._reset_interval()
 
     @property
@@ -150,25 +187,11 @@ class S4GANTrainer:
     def step(self) -> int: return self.iteration
     @property
     def lr(self) -> float: return self.optimizer.param_groups[0]["lr"]
-
-    def add_event(self, kind: str, message: str, **numbers):
-        "Record an event (alarm, early stop, divergence, …) in the history and print it."
-        self.events.append({"iteration": self.iteration, "step": self.iteration, "kind": kind, "message": message, **numbers})
-        if not self.quiet or kind in ("diverged", "interrupted"): print(f"[iteration {self.iteration}] {kind}: {message}")
-
-    def _callback(self, hook: str):
-        for cb in self.callbacks: getattr(cb, hook)(self)
+    @property
+    def position(self) -> dict: return {"iteration": self.iteration, "step": self.iteration}
 
     def _reset_interval(self):
         self._sums, self._count, self._t_interval = {}, 0, time.perf_counter()
-
-def _check_settings(iterations, eval_every, log_every, lambda_fm, lambda_st, device, mixed_precision):
-    for name, value in (("iterations", iterations), ("eval_every", eval_every), ("log_every", log_every)):
-        if value < 1: raise ValueError(f"{name} must be at least 1, got {value}")
-    if lambda_fm < 0 or lambda_st < 0: raise ValueError(f"lambda_fm and lambda_st must be >= 0, got {lambda_fm}, {lambda_st}")
-    if device not in ("auto", "cpu", "cuda"): raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available(): raise ValueError("device='cuda' but no GPU is visible; use device='auto' or 'cpu'")
-    if mixed_precision not in ("no", "fp16", "bf16"): raise ValueError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {mixed_precision!r}")
 
 # %% ../../nbs/71_s4gan.trainer.ipynb #030e1fcb
 def _joint_forward(module: nn.Module, a: Tensor, b: Tensor):
@@ -178,11 +201,13 @@ def _joint_forward(module: nn.Module, a: Tensor, b: Tensor):
     if isinstance(out, tuple): return tuple(o[:n] for o in out), tuple(o[n:] for o in out)
     return out[:n], out[n:]
 
+@patch
 def _check_finite(self: S4GANTrainer, loss: Tensor, parts: dict):
     if not torch.isfinite(loss):
         shown = ", ".join(f"{k}={float(v.detach() if isinstance(v, Tensor) else v):.4g}" for k, v in parts.items())
         raise TrainingDiverged(f"non-finite loss at iteration {self.iteration} ({shown})")
 
+@patch
 def _generator_losses(self: S4GANTrainer, x_l: Tensor, y_l: Tensor, x_u: Tensor | None) -> tuple[dict, tuple | None]:
     "Generator loss parts of one iteration (`train_loss` is the total) and the discriminator's inputs (fake, real)."
     acc = self.accelerator
@@ -206,6 +231,7 @@ def _generator_losses(self: S4GANTrainer, x_l: Tensor, y_l: Tensor, x_u: Tensor 
             "d_real": score_real.float().mean(), "d_fake": score_fake.float().mean(), "st_selected": selected.sum(),
             "unlabeled_seen": selected.numel()}, (fake.detach(), real)
 
+@patch
 def _train_step(self: S4GANTrainer):
     acc = self.accelerator
     x_l, y_l = next(self.loaders["labeled"])
@@ -231,11 +257,10 @@ def _train_step(self: S4GANTrainer):
         self._sums[k] = self._sums.get(k, 0.0) + torch.as_tensor(v, dtype=torch.float32, device=acc.device)
     self._count += 1
 
-S4GANTrainer._check_finite, S4GANTrainer._generator_losses, S4GANTrainer._train_step = _check_finite, _generator_losses, _train_step
-
 # %% ../../nbs/71_s4gan.trainer.ipynb #041224db
 _SUMMED = ("st_selected", "unlabeled_seen")  # totals over the interval; every other part is a mean per iteration
 
+@patch
 def _interval_record(self: S4GANTrainer) -> dict:
     "The record of the log interval that ends now (summed over processes)."
     names = sorted(self._sums)
@@ -249,6 +274,7 @@ def _interval_record(self: S4GANTrainer) -> dict:
                    threshold_st=self.threshold(self.iteration - 1))
     return {k: v for k, v in rec.items() if v is not None}
 
+@patch
 def _evaluate(self: S4GANTrainer) -> dict:
     "train_miou since the last evaluation, and validation metrics; best checkpoint."
     t0, acc = time.perf_counter(), self.accelerator
@@ -265,6 +291,7 @@ def _evaluate(self: S4GANTrainer) -> dict:
         self._save("best", full=False)
     return rec
 
+@patch
 def _log_step(self: S4GANTrainer, evaluate_now: bool):
     self.record = self._interval_record()
     if evaluate_now:
@@ -276,41 +303,13 @@ def _log_step(self: S4GANTrainer, evaluate_now: bool):
         if alarm["iteration"] == self.iteration:
             self.add_event(alarm["kind"], alarm["message"], **{k: v for k, v in alarm.items() if k not in ("kind", "message", "iteration")})
     if evaluate_now: self._save("last", full=True)
-    self._write_history()
+    self.recorder.write_history()
     self._reset_interval()
 
-S4GANTrainer._interval_record, S4GANTrainer._evaluate, S4GANTrainer._log_step = _interval_record, _evaluate, _log_step
-
 # %% ../../nbs/71_s4gan.trainer.ipynb #85ce7060
-def _history(self: S4GANTrainer) -> dict:
-    return {"status": self.status, "message": self.message, "started": self.config.get("started"),
-            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "duration_s": self.duration,
-            "x": "iteration", "monitor": "val_miou", "mode": "max", "best": self.best, "epochs": self.history,
-            "events": self.events, "per_class": self.per_class}
-
-def _write_history(self: S4GANTrainer):
-    if self.run_dir is None or not self.accelerator.is_main_process: return
-    write_json(self.run_dir / "history.json", self._history())
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, list(dict.fromkeys(k for r in self.history for k in r)))
-    writer.writeheader(); writer.writerows(self.history)
-    atomic_write(self.run_dir / "metrics.csv", buf.getvalue())
-
-def _write_config(self: S4GANTrainer):
-    if self.run_dir is None or not self.accelerator.is_main_process: return
-    g = unwrap_model(self.generator)
-    trainable = sum(p.numel() for p in g.parameters() if p.requires_grad)
-    model = {"name": f"DeepLabV2-{g.trunk_name}" if hasattr(g, "trunk_name") else type(g).__name__,
-             "weights_source": getattr(g, "weights_source", "no pretrained weights"), "trainable_params": trainable,
-             "frozen_params": sum(p.numel() for p in g.parameters()) - trainable,
-             "discriminator_params": sum(p.numel() for p in self.discriminator.parameters()) if self.adversarial else 0,
-             **self.config.get("model", {})}
-    write_json(self.run_dir / "config.json", {**self.config, "model": model, "trainer": self.settings,
-                                              "env": environment_info(self.accelerator)})
-
+@patch
 def _save(self: S4GANTrainer, name: str, full: bool):
-    if self.run_dir is None or not self.accelerator.is_main_process: return
-    state = {"model": trainable_state_dict(self.generator), "iteration": self.iteration, "best": self.best,
+    state = {"model": trainable_state_dict(self.generator), "iteration": self.iteration,
              "weights_source": getattr(unwrap_model(self.generator), "weights_source", None)}
     if full or name == "final":
         state["discriminator"] = unwrap_model(self.discriminator).state_dict() if self.adversarial else None
@@ -319,14 +318,14 @@ def _save(self: S4GANTrainer, name: str, full: bool):
         state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                      optimizer_d=self.optimizer_d and self.optimizer_d.state_dict(),
                      scheduler_d=self.scheduler_d and self.scheduler_d.state_dict(),
-                     scaler=scaler.state_dict() if scaler is not None else None, rng=rng_state(),
-                     loaders={k: v.state_dict() for k, v in self.loaders.items()}, history=self._history(),
-                     epoch=self.epoch, callbacks=[cb.state_dict() for cb in self.callbacks])
+                     scaler=scaler.state_dict() if scaler is not None else None,
+                     loaders={k: v.state_dict() for k, v in self.loaders.items()}, epoch=self.epoch)
         self._saved_iteration = self.iteration
-    atomic_torch_save(state, self.run_dir / "checkpoints" / f"{name}.pth")
+    self.recorder.save(name, state, full)
 
+@patch
 def _restore(self: S4GANTrainer, resume: bool | str | Path):
-    path, state = load_resume_state(resume, self.run_dir)
+    path, state = self.recorder.load_resume(resume)
     if (state["discriminator"] is not None) != self.adversarial:
         raise ValueError(f"{path} is from a {'supervised' if state['discriminator'] is None else 's4GAN'} run; resume "
                          f"with the same lambda_fm/lambda_st as that run")
@@ -337,26 +336,25 @@ def _restore(self: S4GANTrainer, resume: bool | str | Path):
         self.optimizer_d.load_state_dict(state["optimizer_d"]); self.scheduler_d.load_state_dict(state["scheduler_d"])
     if state["scaler"] is not None and self.accelerator.scaler is not None: self.accelerator.scaler.load_state_dict(state["scaler"])
     for name, loader in self.loaders.items(): loader.load_state_dict(state["loaders"][name])
-    for cb, s in zip(self.callbacks, state["callbacks"]): cb.load_state_dict(s)
-    h = state["history"]
     self.iteration = self._saved_iteration = state["iteration"]
-    self.epoch, self.best, self.history, self.events, self.per_class = state["epoch"], state["best"], h["epochs"], h["events"], h["per_class"]
-    newer = self.run_dir / "history.json" if self.run_dir else None
-    if newer is not None and newer.exists():  # keeps the interruption or divergence that ended the earlier run
-        self.events += [e for e in json.loads(newer.read_text())["events"][len(self.events):] if e["kind"] in ("interrupted", "diverged")]
-    self.duration = h["duration_s"]
-    self.config.setdefault("started", h["started"])
-    set_rng_state(state["rng"])
+    self.epoch = state["epoch"]
+    self.recorder.restore(state)
     self.add_event("resumed", f"resumed from {path} at iteration {self.iteration}")
 
-S4GANTrainer._history, S4GANTrainer._write_history, S4GANTrainer._write_config = _history, _write_history, _write_config
-S4GANTrainer._save, S4GANTrainer._restore = _save, _restore
+@patch
+def _write_config(self: S4GANTrainer):
+    g = unwrap_model(self.generator)
+    self.recorder.write_config(
+        self.generator, self.settings, self.accelerator,
+        name=f"DeepLabV2-{g.trunk_name}" if hasattr(g, "trunk_name") else type(g).__name__,
+        discriminator_params=sum(p.numel() for p in self.discriminator.parameters()) if self.adversarial else 0)
 
 # %% ../../nbs/71_s4gan.trainer.ipynb #1f6dbe57
-def _fit(self: S4GANTrainer, resume: bool | str | Path = False) -> dict:
+@patch
+def fit(self: S4GANTrainer, resume: bool | str | Path = False) -> dict:
     "Train for the remaining iterations (all, or after `resume`); returns the history dict."
     if resume: self._restore(resume)
-    else: self.config["started"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    else: self.recorder.start()
     self._write_config()
     self._callback("on_fit_start")
     self.status, self.stop, t_fit, duration0 = "running", False, time.perf_counter(), self.duration
@@ -396,7 +394,5 @@ def _fit(self: S4GANTrainer, resume: bool | str | Path = False) -> dict:
         bar.close()
     self.duration = duration0 + time.perf_counter() - t_fit
     self._callback("on_fit_end")
-    self._write_history()
+    self.recorder.write_history()
     return self._history()
-
-S4GANTrainer.fit = _fit

@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from fastcore.basics import patch
+
 import numpy as np
 import torch
 from torch import nn
@@ -82,13 +84,15 @@ class SWA(Callback):
             self._pending = None
 
 # %% ../../nbs/64_vesuvius.callbacks.ipynb #23527a2a
+@patch
 def _lrs(self: SWA, trainer) -> list[float]:
     "SWALR's annealed lr of every group, `trainer.step - start_step` steps into SWA."
     span = self.anneal_epochs * trainer.steps_per_epoch
     alpha = _anneal(min(1.0, (trainer.step - self.start_step) / span) if span > 0 else 1.0, self.anneal_strategy)
     return [alpha * self.swa_lr + (1 - alpha) * lr for lr in self.start_lrs]
 
-def _on_epoch_start(self: SWA, trainer):
+@patch
+def on_epoch_start(self: SWA, trainer):
     if trainer.epoch < self.start_epoch: return
     if self.start_lrs is None:
         self.start_lrs, self.start_step = list(trainer.lr), trainer.step
@@ -97,20 +101,21 @@ def _on_epoch_start(self: SWA, trainer):
                           start_epoch=self.start_epoch, **({} if self.swa_lr is None else {"swa_lr": self.swa_lr}))
     if self.swa_lr is not None: set_lrs(trainer, self._lrs(trainer))
 
-def _after_step(self: SWA, trainer):
+@patch
+def after_step(self: SWA, trainer):
     if self.swa_lr is not None and trainer.epoch >= self.start_epoch: set_lrs(trainer, self._lrs(trainer))
 
-def _on_epoch_end(self: SWA, trainer):
+@patch
+def on_epoch_end(self: SWA, trainer):
     if trainer.epoch < self.start_epoch: return
     model = unwrap_model(trainer.model)
     if self.averaged is None: self.averaged = AveragedModel(model)
     self.averaged.update_parameters(model)
     trainer.record["swa_snapshots"] = self.snapshots
 
-SWA._lrs, SWA.on_epoch_start, SWA.after_step, SWA.on_epoch_end = _lrs, _on_epoch_start, _after_step, _on_epoch_end
-
 # %% ../../nbs/64_vesuvius.callbacks.ipynb #d76cfb74
-def _on_fit_end(self: SWA, trainer):
+@patch
+def on_fit_end(self: SWA, trainer):
     if self.averaged is None or trainer.status not in ("completed", "early_stopped"): return
     model = unwrap_model(trainer.model)
     last = trainer.history[-1].get(trainer.monitor) if trainer.history else None
@@ -132,8 +137,6 @@ def _on_fit_end(self: SWA, trainer):
                       + f"{trainer.monitor} {swa_value:.4f} averaged vs {last:.4f} at the last epoch",
                       snapshots=self.snapshots, first_epoch=first, last_epoch=trainer.epoch, batchnorm_layers=batchnorm,
                       swa_value=swa_value, last_value=last)
-
-SWA.on_fit_end = _on_fit_end
 
 # %% ../../nbs/64_vesuvius.callbacks.ipynb #f5477c1f
 def _step_generator(seed: int, step: int) -> torch.Generator:
@@ -223,7 +226,8 @@ class PlateauDetector(Callback):
         if self.initial_lrs is None: self.initial_lrs = [g.get("initial_lr", g["lr"]) for g in trainer.optimizer.param_groups]
 
 # %% ../../nbs/64_vesuvius.callbacks.ipynb #6a60bc1c
-def _on_evaluate_end(self: PlateauDetector, trainer):
+@patch
+def on_evaluate_end(self: PlateauDetector, trainer):
     if self.last_plateau_epoch is not None and trainer.epoch - self.last_plateau_epoch < self.window: return
     if self.monitor not in trainer.record:
         raise KeyError(f"PlateauDetector monitors {self.monitor!r}, which the epoch record lacks; recorded: {sorted(trainer.record)}")
@@ -243,7 +247,5 @@ def _on_evaluate_end(self: PlateauDetector, trainer):
         action_text = f"{self.action}: lr {lr_before:.2e} -> {trainer.lr[0]:.2e} (×{self.factor:g}, {bound}){clamped}"
     trainer.add_event("plateau", f"plateau {self.plateaus}: best {self.monitor} gained {found.value:.4g} (< {self.min_gain:g}) over "
                       f"the last {self.window} epochs (now {trainer.record[self.monitor]:.4f}, best {best:.4f}); {action_text}",
-                      value=trainer.record[self.monitor], best=best, gain=found.value, window=self.window, min_gain=self.min_gain,
+                      value=trainer.record[self.monitor], best=best, gain=float(found.value), window=self.window, min_gain=self.min_gain,
                       plateau=self.plateaus, lr_before=lr_before, lr_after=trainer.lr[0], action=self.action)
-
-PlateauDetector.on_evaluate_end = _on_evaluate_end
