@@ -29,7 +29,7 @@ from ..optim import OPTIMIZERS, SCHEDULES
 from ..report import markdown_table, update_index, write_report
 from .submission import make_submission
 from ..synthetic import project_root, resolve_dataset
-from ..trainer import Trainer
+from ..trainer import Trainer, unwrap_model
 
 # %% auto #0
 __all__ = ['FACE_DATASETS', 'FACE_SMOKE', 'FACE_SMOKE_LR', 'FACE_SMOKE_EPOCHS', 'FaceExperiment', 'build_face_data',
@@ -164,7 +164,7 @@ def build_face_trainer(cfg: FaceExperiment, model: nn.Module, loss: nn.Module, t
 @torch.no_grad()
 def save_face_predictions(model: nn.Module, ds: SegmentationDataset, path: str | Path, n: int = 4) -> Path:
     "Save a figure of `n` samples of `ds`: image, ground truth, prediction with its F-score, wrong pixels."
-    model = getattr(model, "module", model)
+    model = unwrap_model(model)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

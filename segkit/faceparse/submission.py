@@ -15,6 +15,7 @@ from . import data as face_data, models as face_models
 from ..data import DataError
 from .data import write_palette_mask
 from .models import check_param_cap, predict_mask, read_image, save_face_checkpoint
+from ..trainer import unwrap_model
 
 # %% auto #0
 __all__ = ['RUN_REQUIREMENTS', 'IMAGE_EXTENSIONS', 'run_script_source', 'run_requirements', 'make_submission']
@@ -86,7 +87,7 @@ def make_submission(model: nn.Module, # a face model with `.config` (from build_
                     device: str = "cpu", # where to predict ("cpu" or "cuda")
                    ) -> Path:
     "Write the CE7454 zip: masks/<name>.png for every image, and solution/{ckpt.pth, requirements.txt, run.py}."
-    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    model = unwrap_model(model)
     if not hasattr(model, "config"):
         raise TypeError(f"{type(model).__name__} has no .config, so run.py could not rebuild it; "
                         f"build the model with segkit.faceparse.build_face_model")

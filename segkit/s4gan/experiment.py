@@ -25,10 +25,10 @@ from ..io import atomic_write
 from ..observations import OBSERVATIONS, Observation
 from ..report import human_size, markdown_table, update_index, write_report
 from ..runs import (Run, changed_settings, flat_config, format_at, format_change, format_setting, format_value, history_column, load_run)
-from .trainer import ALARMS, S4GANTrainer, s4gan_alarms
+from .trainer import ALARMS, AdversarialSettings, S4GANMonitoring, S4GANOptimization, S4GANTrainer, s4gan_alarms
 from .models import (SEED_STEPS, THRESHOLD_SCHEDULES, TRUNKS, DeepLabV2, ImageFolderDataset, ThresholdSchedule, split_labeled)
 from ..synthetic import resolve_dataset
-from ..trainer import load_trainable_state_dict
+from ..trainer import RuntimeSettings, load_checkpoint, load_trainable_state_dict
 
 # %% auto #0
 __all__ = ['S4GAN_SMOKE', 'S4GAN_SMOKE_STEPS', 'SECTION_FILES', 'S4GANExperiment', 'planned_runs', 'build_s4gan_data',
@@ -170,12 +170,13 @@ def build_s4gan_trainer(cfg: S4GANExperiment, labeled: SegmentationDataset, unla
     workers = cfg.num_workers if cfg.num_workers is not None else min(4, os.cpu_count() or 1)
     return S4GANTrainer(generator, labeled, None if cfg.supervised else unlabeled,
                         make_loader(val, cfg.batch_size, False, workers, cfg.seed), num_classes=labeled.num_classes,
-                        class_names=labeled.class_names, iterations=cfg.iterations, batch_size=cfg.batch_size,
-                        lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, poly_power=cfg.poly_power,
-                        lr_d=cfg.lr_d, lambda_fm=cfg.lambda_fm, lambda_st=cfg.lambda_st, threshold_st=cfg.threshold(),
-                        eval_every=cfg.eval_every, log_every=cfg.log_every, inactive_steps=cfg.inactive_steps,
-                        d_loss_floor=cfg.d_loss_floor, falling_evals=cfg.falling_evals,
-                        mixed_precision=cfg.mixed_precision, device=cfg.device, num_workers=workers, seed=cfg.seed,
+                        class_names=labeled.class_names, iterations=cfg.iterations, batch_size=cfg.batch_size, num_workers=workers,
+                        optim=S4GANOptimization(lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                                                poly_power=cfg.poly_power, lr_d=cfg.lr_d),
+                        adversarial=AdversarialSettings(lambda_fm=cfg.lambda_fm, lambda_st=cfg.lambda_st, threshold_st=cfg.threshold()),
+                        monitoring=S4GANMonitoring(eval_every=cfg.eval_every, log_every=cfg.log_every, inactive_steps=cfg.inactive_steps,
+                                                   d_loss_floor=cfg.d_loss_floor, falling_evals=cfg.falling_evals),
+                        runtime=RuntimeSettings(device=cfg.device, mixed_precision=cfg.mixed_precision, seed=cfg.seed),
                         callbacks=[EarlyStopping("val_miou", "max", cfg.patience)] if cfg.patience else [],
                         run_dir=out, config=config)
 
@@ -277,7 +278,7 @@ def best_section(run: Run) -> str:
     rows = [(f"`checkpoints/{n}`", human_size((ckpt / n).stat().st_size), note) for n, note in notes.items() if (ckpt / n).is_file()]
     table = markdown_table(pd.DataFrame(rows, columns=["Checkpoint", "Size", "Holds"])) if rows else "_No checkpoints written._"
     load = (f"Load it with `load_trainable_state_dict(DeepLabV2({len(run.config.get('data', {}).get('class_names', []))}, "
-            f"{model.get('backbone', 'resnet101')!r}), torch.load(path, weights_only=False)['model'])` "
+            f"{model.get('backbone', 'resnet101')!r}), torch.load(path, weights_only=True)['model'])` "
             "(`segkit.trainer`, `segkit.semisup`).")
     return "# Best Iteration and Checkpoint\n\n" + "\n\n".join([*lines, table, load])
 
@@ -354,7 +355,7 @@ def finish_s4gan_run(cfg: S4GANExperiment, trainer: S4GANTrainer, val: Segmentat
         if event["kind"] in ALARMS: print(f"alarm at iteration {event['iteration']}: {event['kind']}: {event['message']}")
     best = out / "checkpoints" / "best.pth"
     if best.is_file():
-        load_trainable_state_dict(trainer.generator, torch.load(best, map_location="cpu", weights_only=False)["model"], str(best))
+        load_trainable_state_dict(trainer.generator, load_checkpoint(best)["model"], str(best))
         save_predictions(trainer.generator, val, out / FIGURES["predictions"][0])
     compared = find_runs(cfg.compare_to, cfg.preset)
     write_s4gan_sections(out, compared, cfg.inactive_steps, cfg.d_loss_floor, cfg.falling_evals)
