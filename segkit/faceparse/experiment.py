@@ -5,47 +5,50 @@
 # %% ../../nbs/84_faceparse.experiment.ipynb #67d00fa5
 from __future__ import annotations
 import json, math, shutil, tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from torch import nn
 
 from ..callbacks import EarlyStopping
 from .data import FACE_CLASSES, face_train_val
-from ..data import IGNORE_INDEX, DataError, SegmentationDataset, colorize, denormalize
-from ..offroad.experiment import SegExperiment
-from ..experiment import check_choice, experiment_trainer, find_runs, reports_dir, run_dir
+from ..data import DataError, SegmentationDataset
+from ..experiment import Experiment, check_choice, experiment_trainer, register_experiment, run_dir
 from .models import CE7454_PARAM_CAP, FACE_MODELS
 from .data import FACE_AUGMENTATIONS
 from .models import build_face_model, parameter_counts
 from .data import face_transforms
-from ..figures import new_figure, save_figure
 from ..io import atomic_write
 from ..losses import build_loss
 from .metrics import FScoreMeter, face_fscore
 from ..optim import OPTIMIZERS, SCHEDULES
-from ..report import markdown_table, update_index, write_report
+from ..report import markdown_table
+from ..runs import format_value
 from .submission import make_submission
 from ..synthetic import project_root, resolve_dataset
 from ..trainer import Trainer
 
 # %% auto #0
-__all__ = ['FACE_DATASETS', 'FACE_SMOKE', 'FACE_SMOKE_LR', 'FACE_SMOKE_EPOCHS', 'FaceExperiment', 'build_face_data',
-           'build_face_experiment_model', 'build_face_experiment_loss', 'build_face_trainer', 'save_face_predictions',
-           'face_section', 'make_run_submission', 'finish_face_run']
+__all__ = ['FaceExperiment', 'build_face_data', 'build_face_experiment_model', 'build_face_experiment_loss', 'build_face_trainer',
+           'face_section', 'make_run_submission']
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #d6274e91
-FACE_DATASETS = ("faces", "synthetic")
-
+@register_experiment
 @dataclass
-class FaceExperiment:
+class FaceExperiment(Experiment):
     "Every parameter of a CE7454 face-parsing experiment; defaults are the seed's best configuration (val F-score 0.6889)."
     experiment: str = "faceparse"
-    preset: str = "full"  # "full": as given; "smoke": tiny model, synthetic faces, CPU, seconds
     dataset: str = "faces"  # "faces" (CE7454 data in data_dir) or "synthetic"
     data_dir: str | None = "data/faces"  # images/, masks/, test/images/; for synthetic data: where to write it
+    batch_size: int = 32
+    lr: float = 8e-4
+    weight_decay: float = 1e-4
+    patience: int | None = 20  # early stopping on val F-score; None: off
+    mixed_precision: str = "fp16"  # used on a GPU; the CPU runs in fp32
+    seed: int = 42  # validation split, initialisation, augmentation and shuffling
     synthetic_images: int = 100  # synthetic faces generated (train + val)
     model_name: str = "microsegformer"  # a key of segkit.faceparse.FACE_MODELS
     use_lmsa: bool = True
@@ -55,70 +58,38 @@ class FaceExperiment:
     ce_weight: float = 1.0
     dice_weight: float = 1.5
     optimizer: str = "adamw"
-    lr: float = 8e-4
-    weight_decay: float = 1e-4
     schedule: str = "cosine"
     warmup_epochs: float = 5
     epochs: int = 200
-    batch_size: int = 32
-    patience: int | None = 20  # early stopping on val F-score; None: off
     grad_clip: float | None = 1.0  # gradient-norm clipping (the seed's max_grad_norm)
-    mixed_precision: str = "fp16"  # used on a GPU; the CPU runs in fp32
-    num_workers: int | None = None
     cpu_threads: int | None = None  # torch intra-op threads; None: torch's default
-    device: str = "auto"
-    seed: int = 42  # validation split, initialisation, augmentation and shuffling
-    run_name: str | None = None  # None: <experiment>-<date>-<time>
-    compare_to: list | None = field(default_factory=list)  # run names or experiment names (newest run of that experiment)
     submit: bool = False  # write <run>/submission.zip (CE7454 masks + self-contained solution)
-    resume: bool = False
 
-# the same collection rule as the 2D experiments: known names only, command-line spellings coerced (`coerce_param`)
-FaceExperiment.from_namespace = classmethod(SegExperiment.from_namespace.__func__)
+    DATASETS = ("faces", "synthetic")
+    NOTEBOOKS = {"faceparse": {}}
+    # each prediction of the example figure is titled with its image's CE7454 F-score
+    PREDICTION_SCORE = ("F-score", lambda pred, target, k: face_fscore(pred[None], target[None], k)[0].item())
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #03517498
-FACE_SMOKE = dict(dataset="synthetic", synthetic_images=24, model_name="microsegformer_tiny", image_size=64,
-                  val_fraction=0.25, batch_size=2, mixed_precision="no", num_workers=0, cpu_threads=1)
-FACE_SMOKE_LR, FACE_SMOKE_EPOCHS = 2e-2, 12
-
-def _with_face_preset(self: FaceExperiment) -> FaceExperiment:
-    "This configuration with the preset's overrides applied."
-    check_choice("preset", self.preset, ("full", "smoke"))
-    if self.preset == "full": return self
-    # the real-data default folder is not a place for synthetic faces: they go to the shared synthetic cache
-    data_dir = None if self.data_dir == FaceExperiment.data_dir else self.data_dir
-    return replace(self, **FACE_SMOKE, data_dir=data_dir, lr=max(self.lr, FACE_SMOKE_LR),
-                   epochs=min(self.epochs, FACE_SMOKE_EPOCHS), warmup_epochs=min(self.warmup_epochs, 1),
-                   patience=None if self.patience is None else min(self.patience, 5))
-FaceExperiment.with_preset = _with_face_preset
+FaceExperiment.SMOKE = dict(dataset="synthetic", synthetic_images=24, model_name="microsegformer_tiny", image_size=64,
+                            val_fraction=0.25, batch_size=2, mixed_precision="no", num_workers=0, cpu_threads=1)
+FaceExperiment.SMOKE_AT_MOST = dict(epochs=12, warmup_epochs=1, patience=5)
+FaceExperiment.SMOKE_AT_LEAST = dict(lr=2e-2)
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #64fefaa2
-def _face_validated(self: FaceExperiment) -> FaceExperiment:
-    "Check every parameter; raise naming the parameter, the value and the valid choices."
-    check_choice("dataset", self.dataset, FACE_DATASETS); check_choice("model_name", self.model_name, FACE_MODELS)
-    check_choice("augmentation", self.augmentation, FACE_AUGMENTATIONS); check_choice("optimizer", self.optimizer, OPTIMIZERS)
-    check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
-    check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
-    check_choice("device", self.device, ("auto", "cpu", "cuda"))
-    for name in ("use_lmsa", "submit", "resume"):
-        if not isinstance(getattr(self, name), bool):
-            raise ValueError(f"{name}={getattr(self, name)!r} must be True or False")
-    for name in ("epochs", "batch_size", "synthetic_images"):
-        if getattr(self, name) < 1: raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+@patch
+def check(self: FaceExperiment):
+    "The face-parsing parameters: known model, augmentation, optimizer and schedule; sizes, fractions and weights in range."
+    check_choice("model_name", self.model_name, FACE_MODELS); check_choice("augmentation", self.augmentation, FACE_AUGMENTATIONS)
+    check_choice("optimizer", self.optimizer, OPTIMIZERS); check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
+    self.check_flags("use_lmsa", "submit")
+    self.check_at_least("epochs", "synthetic_images")
     if self.image_size < 32:
         raise ValueError(f"image_size={self.image_size} is too small: MicroSegFormer's first stage reduces keys and "
                          f"values 8× on a grid of image_size/4, so use at least 32")
     if not 0 < self.val_fraction < 1: raise ValueError(f"val_fraction={self.val_fraction} must be between 0 and 1")
-    if self.lr <= 0: raise ValueError(f"lr={self.lr} must be positive")
     for name in ("ce_weight", "dice_weight"):
         if getattr(self, name) < 0: raise ValueError(f"{name}={getattr(self, name)} must be non-negative")
-    if self.run_name is not None and ("/" in str(self.run_name) or str(self.run_name) in ("", ".", "..")):
-        raise ValueError(f"run_name={self.run_name!r} must be a folder name under reports/, without '/'")
-    if not isinstance(self.compare_to, (list, tuple, type(None))):
-        raise ValueError(f"compare_to must be a list of run names (or None), got {self.compare_to!r}")
-    if self.resume and not self.run_name: raise ValueError("resume=True needs run_name: the run folder to continue")
-    return self
-FaceExperiment.validated = _face_validated
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #6aa5d012
 def build_face_data(cfg: FaceExperiment) -> tuple[SegmentationDataset, SegmentationDataset, Path]:
@@ -160,34 +131,7 @@ def build_face_trainer(cfg: FaceExperiment, model: nn.Module, loss: nn.Module, t
     return experiment_trainer(cfg, model, loss, train, val, out, config, monitor="val_fscore", mode="max",
                               callbacks=callbacks, extra_metrics={"fscore": lambda: FScoreMeter(train.num_classes)})
 
-# %% ../../nbs/84_faceparse.experiment.ipynb #f23609d4
-@torch.no_grad()
-def save_face_predictions(model: nn.Module, ds: SegmentationDataset, path: str | Path, n: int = 4) -> Path:
-    "Save a figure of `n` samples of `ds`: image, ground truth, prediction with its F-score, wrong pixels."
-    model = getattr(model, "module", model)
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    n = min(n, len(ds))
-    fig, axes = new_figure(n, 4, (13, 3.3 * n))
-    for row, i in zip(axes, range(n)):
-        x, y = ds[i]
-        pred = model(x[None].to(device)).argmax(1)[0].cpu()
-        score = face_fscore(pred[None], y[None], ds.num_classes)[0].item()
-        wrong = ((pred != y) & (y != IGNORE_INDEX)).numpy()
-        panels = ((denormalize(x), "image"), (colorize(y.numpy(), ds.classes), "ground truth"),
-                  (colorize(pred.numpy(), ds.classes), f"prediction, F-score {score:.3f}"),
-                  (wrong, f"wrong pixels ({wrong.mean():.1%})"))
-        for ax, (image, title) in zip(row, panels):
-            ax.imshow(image, **({"cmap": "gray_r", "vmin": 0, "vmax": 1} if image.ndim == 2 else {}))
-            ax.set_title(f"{ds.sample_id(i)}: {title}", fontsize=8); ax.axis("off")
-    model.train(was_training)
-    return save_figure(fig, path)
-
 # %% ../../nbs/84_faceparse.experiment.ipynb #0d846014
-def _number(value, fmt: str = "{:.4f}") -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
-
 def face_section(cfg: FaceExperiment, history: dict) -> str:
     "Markdown of the report section: parameter budget with/without LMSA, per-class F1 at the best epoch."
     counts = parameter_counts(build_face_model(cfg.model_name, use_lmsa=True, enforce_param_cap=False))
@@ -203,16 +147,16 @@ def face_section(cfg: FaceExperiment, history: dict) -> str:
              markdown_table(budget)]
     per_class, best = history.get("per_class") or {}, history.get("best") or {}
     if per_class.get("class"):
-        table = pd.DataFrame({"Class": per_class["class"], "F1": [_number(v) for v in per_class["dice"]],
-                              "Precision": [_number(v) for v in per_class["precision"]],
-                              "Recall": [_number(v) for v in per_class["recall"]],
-                              "True share": [_number(v, "{:.2%}") for v in per_class["true_share"]],
-                              "Predicted share": [_number(v, "{:.2%}") for v in per_class["predicted_share"]]})
+        table = pd.DataFrame({"Class": per_class["class"], "F1": [format_value("f1", v) for v in per_class["dice"]],
+                              "Precision": [format_value("precision", v) for v in per_class["precision"]],
+                              "Recall": [format_value("recall", v) for v in per_class["recall"]],
+                              "True share": [format_value("true_share", v) for v in per_class["true_share"]],
+                              "Predicted share": [format_value("predicted_share", v) for v in per_class["predicted_share"]]})
         present = [v for v in per_class["dice"] if v is not None and not math.isnan(v)]
         row = next((r for r in history.get("epochs", []) if r["epoch"] == best.get("epoch")), {})
         parts += [f"Per-class F1 over the validation pixels at the best epoch ({per_class['epoch']}): mean over the "
                   f"{len(present)} classes present {sum(present) / max(len(present), 1):.4f}; CE7454 F-score (mean over "
-                  f"images of the F1 of the classes each contains) {_number(row.get('val_fscore'))}.", markdown_table(table)]
+                  f"images of the F1 of the classes each contains) {format_value('val_fscore', row.get('val_fscore'))}.", markdown_table(table)]
     return "\n\n".join(parts) + "\n"
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #d91273f3
@@ -227,18 +171,12 @@ def make_run_submission(cfg: FaceExperiment, model: nn.Module, data_root: Path, 
         return make_submission(model, images, out, cfg.image_size, device)
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #374ece7b
-def finish_face_run(cfg: FaceExperiment, trainer: Trainer, val: SegmentationDataset, data_root: Path) -> Path:
-    "Predictions, (if `cfg.submit`) the submission, face section, report.md and reports index; returns the report path."
-    submission = None
-    if trainer.best is not None:
-        trainer.load_best()
-        save_face_predictions(trainer.model, val, trainer.run_dir / "figures" / "predictions.png")
-        if cfg.submit: submission = make_run_submission(cfg, trainer.model, data_root, val, trainer.run_dir)
+@patch
+def sections(self: FaceExperiment, trainer: Trainer, model: nn.Module | None, weights: str, val: SegmentationDataset,
+             compared: list[Path], data_root: Path | None = None):
+    "The submission of the best weights (when `submit`, from the data in `data_root`) and the face section."
+    if self.submit and model is not None:
+        print(f"submission: {make_run_submission(self, model, data_root, val, trainer.run_dir)}")
+    elif self.submit: print("no submission: no epoch finished, so there is no best model to submit")
     history = json.loads((trainer.run_dir / "history.json").read_text())
-    atomic_write(trainer.run_dir / "sections" / "faceparse.md", face_section(cfg, history))
-    report = write_report(trainer.run_dir, compare_to=find_runs(cfg.compare_to or [], cfg.preset))
-    update_index(reports_dir())
-    print(f"run folder: {trainer.run_dir}\nreport: {report}")
-    if submission: print(f"submission: {submission}")
-    elif cfg.submit: print("no submission: no epoch finished, so there is no best model to submit")
-    return report
+    atomic_write(trainer.run_dir / "sections" / "faceparse.md", face_section(self, history))
