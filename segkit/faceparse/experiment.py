@@ -32,20 +32,23 @@ from ..synthetic import project_root, resolve_dataset
 from ..trainer import Trainer, unwrap_model
 
 # %% auto #0
-__all__ = ['FACE_DATASETS', 'FACE_SMOKE', 'FACE_SMOKE_LR', 'FACE_SMOKE_EPOCHS', 'FaceExperiment', 'build_face_data',
-           'build_face_experiment_model', 'build_face_experiment_loss', 'build_face_trainer', 'save_face_predictions',
-           'face_section', 'make_run_submission', 'finish_face_run']
+__all__ = ['FaceExperiment', 'build_face_data', 'build_face_experiment_model', 'build_face_experiment_loss', 'build_face_trainer',
+           'face_section', 'make_run_submission', 'save_face_predictions']
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #d6274e91
-FACE_DATASETS = ("faces", "synthetic")
-
+@register_experiment
 @dataclass
-class FaceExperiment:
+class FaceExperiment(Experiment):
     "Every parameter of a CE7454 face-parsing experiment; defaults are the seed's best configuration (val F-score 0.6889)."
     experiment: str = "faceparse"
-    preset: str = "full"  # "full": as given; "smoke": tiny model, synthetic faces, CPU, seconds
     dataset: str = "faces"  # "faces" (CE7454 data in data_dir) or "synthetic"
     data_dir: str | None = "data/faces"  # images/, masks/, test/images/; for synthetic data: where to write it
+    batch_size: int = 32
+    lr: float = 8e-4
+    weight_decay: float = 1e-4
+    patience: int | None = 20  # early stopping on val F-score; None: off
+    mixed_precision: str = "fp16"  # used on a GPU; the CPU runs in fp32
+    seed: int = 42  # validation split, initialisation, augmentation and shuffling
     synthetic_images: int = 100  # synthetic faces generated (train + val)
     model_name: str = "microsegformer"  # a key of segkit.faceparse.FACE_MODELS
     use_lmsa: bool = True
@@ -55,42 +58,23 @@ class FaceExperiment:
     ce_weight: float = 1.0
     dice_weight: float = 1.5
     optimizer: str = "adamw"
-    lr: float = 8e-4
-    weight_decay: float = 1e-4
     schedule: str = "cosine"
     warmup_epochs: float = 5
     epochs: int = 200
-    batch_size: int = 32
-    patience: int | None = 20  # early stopping on val F-score; None: off
     grad_clip: float | None = 1.0  # gradient-norm clipping (the seed's max_grad_norm)
-    mixed_precision: str = "fp16"  # used on a GPU; the CPU runs in fp32
-    num_workers: int | None = None
     cpu_threads: int | None = None  # torch intra-op threads; None: torch's default
-    device: str = "auto"
-    seed: int = 42  # validation split, initialisation, augmentation and shuffling
-    run_name: str | None = None  # None: <experiment>-<date>-<time>
-    compare_to: list | None = field(default_factory=list)  # run names or experiment names (newest run of that experiment)
     submit: bool = False  # write <run>/submission.zip (CE7454 masks + self-contained solution)
-    resume: bool = False
 
-# the same collection rule as the 2D experiments: known names only, command-line spellings coerced (`coerce_param`)
-FaceExperiment.from_namespace = classmethod(SegExperiment.from_namespace.__func__)
+    DATASETS = ("faces", "synthetic")
+    NOTEBOOKS = {"faceparse": {}}
+    # each prediction of the example figure is titled with its image's CE7454 F-score
+    PREDICTION_SCORE = ("F-score", lambda pred, target, k: face_fscore(pred[None], target[None], k)[0].item())
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #03517498
-FACE_SMOKE = dict(dataset="synthetic", synthetic_images=24, model_name="microsegformer_tiny", image_size=64,
-                  val_fraction=0.25, batch_size=2, mixed_precision="no", num_workers=0, cpu_threads=1)
-FACE_SMOKE_LR, FACE_SMOKE_EPOCHS = 2e-2, 12
-
-def _with_face_preset(self: FaceExperiment) -> FaceExperiment:
-    "This configuration with the preset's overrides applied."
-    check_choice("preset", self.preset, ("full", "smoke"))
-    if self.preset == "full": return self
-    # the real-data default folder is not a place for synthetic faces: they go to the shared synthetic cache
-    data_dir = None if self.data_dir == FaceExperiment.data_dir else self.data_dir
-    return replace(self, **FACE_SMOKE, data_dir=data_dir, lr=max(self.lr, FACE_SMOKE_LR),
-                   epochs=min(self.epochs, FACE_SMOKE_EPOCHS), warmup_epochs=min(self.warmup_epochs, 1),
-                   patience=None if self.patience is None else min(self.patience, 5))
-FaceExperiment.with_preset = _with_face_preset
+FaceExperiment.SMOKE = dict(dataset="synthetic", synthetic_images=24, model_name="microsegformer_tiny", image_size=64,
+                            val_fraction=0.25, batch_size=2, mixed_precision="no", num_workers=0, cpu_threads=1)
+FaceExperiment.SMOKE_AT_MOST = dict(epochs=12, warmup_epochs=1, patience=5)
+FaceExperiment.SMOKE_AT_LEAST = dict(lr=2e-2)
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #64fefaa2
 def _face_validated(self: FaceExperiment) -> FaceExperiment:
@@ -160,6 +144,56 @@ def build_face_trainer(cfg: FaceExperiment, model: nn.Module, loss: nn.Module, t
     return experiment_trainer(cfg, model, loss, train, val, out, config, monitor="val_fscore", mode="max",
                               callbacks=callbacks, extra_metrics={"fscore": lambda: FScoreMeter(train.num_classes)})
 
+# %% ../../nbs/84_faceparse.experiment.ipynb #0d846014
+def face_section(cfg: FaceExperiment, history: dict) -> str:
+    "Markdown of the report section: parameter budget with/without LMSA, per-class F1 at the best epoch."
+    counts = parameter_counts(build_face_model(cfg.model_name, use_lmsa=True, enforce_param_cap=False))
+    rows = [(True, counts["total"]), (False, counts["without_lmsa"])]
+    budget = pd.DataFrame({"Model": [f"{cfg.model_name} {'with' if lmsa else 'without'} LMSA"
+                                     + (" (this run)" if lmsa == cfg.use_lmsa else "") for lmsa, _ in rows],
+                           "Trainable parameters": [f"{n:,}" for _, n in rows],
+                           "Share of the cap": [f"{n / CE7454_PARAM_CAP:.1%}" for _, n in rows],
+                           "Headroom": [f"{CE7454_PARAM_CAP - n:,}" for _, n in rows]})
+    parts = ["# Face parsing: parameter budget and per-class F1",
+             f"CE7454 allows fewer than **{CE7454_PARAM_CAP:,}** trainable parameters and no pretrained weights. "
+             f"LMSA adds {counts['lmsa']:,} parameters ({counts['lmsa'] / counts['total']:.1%} of the model).",
+             markdown_table(budget)]
+    per_class, best = history.get("per_class") or {}, history.get("best") or {}
+    if per_class.get("class"):
+        table = pd.DataFrame({"Class": per_class["class"], "F1": [format_value("f1", v) for v in per_class["dice"]],
+                              "Precision": [format_value("precision", v) for v in per_class["precision"]],
+                              "Recall": [format_value("recall", v) for v in per_class["recall"]],
+                              "True share": [format_value("true_share", v) for v in per_class["true_share"]],
+                              "Predicted share": [format_value("predicted_share", v) for v in per_class["predicted_share"]]})
+        present = [v for v in per_class["dice"] if v is not None and not math.isnan(v)]
+        row = next((r for r in history.get("epochs", []) if r["epoch"] == best.get("epoch")), {})
+        parts += [f"Per-class F1 over the validation pixels at the best epoch ({per_class['epoch']}): mean over the "
+                  f"{len(present)} classes present {sum(present) / max(len(present), 1):.4f}; CE7454 F-score (mean over "
+                  f"images of the F1 of the classes each contains) {format_value('val_fscore', row.get('val_fscore'))}.", markdown_table(table)]
+    return "\n\n".join(parts) + "\n"
+
+# %% ../../nbs/84_faceparse.experiment.ipynb #d91273f3
+def make_run_submission(cfg: FaceExperiment, model: nn.Module, data_root: Path, val: SegmentationDataset,
+                        out_dir: Path) -> Path:
+    "Write `<out_dir>/submission.zip` for the test images (synthetic data: the val images); returns its path."
+    out, device = Path(out_dir) / "submission.zip", str(next(model.parameters()).device)
+    if cfg.dataset != "synthetic":
+        return make_submission(model, Path(data_root) / "test" / "images", out, cfg.image_size, device)
+    with tempfile.TemporaryDirectory() as images:
+        for image, _ in val.pairs: shutil.copy(image, images)
+        return make_submission(model, images, out, cfg.image_size, device)
+
+# %% ../../nbs/84_faceparse.experiment.ipynb #374ece7b
+@patch
+def sections(self: FaceExperiment, trainer: Trainer, model: nn.Module | None, weights: str, val: SegmentationDataset,
+             compared: list[Path], data_root: Path | None = None):
+    "The submission of the best weights (when `submit`, from the data in `data_root`) and the face section."
+    if self.submit and model is not None:
+        print(f"submission: {make_run_submission(self, model, data_root, val, trainer.run_dir)}")
+    elif self.submit: print("no submission: no epoch finished, so there is no best model to submit")
+    history = json.loads((trainer.run_dir / "history.json").read_text())
+    atomic_write(trainer.run_dir / "sections" / "faceparse.md", face_section(self, history))
+
 # %% ../../nbs/84_faceparse.experiment.ipynb #f23609d4
 @torch.no_grad()
 def save_face_predictions(model: nn.Module, ds: SegmentationDataset, path: str | Path, n: int = 4) -> Path:
@@ -183,62 +217,3 @@ def save_face_predictions(model: nn.Module, ds: SegmentationDataset, path: str |
             ax.set_title(f"{ds.sample_id(i)}: {title}", fontsize=8); ax.axis("off")
     model.train(was_training)
     return save_figure(fig, path)
-
-# %% ../../nbs/84_faceparse.experiment.ipynb #0d846014
-def _number(value, fmt: str = "{:.4f}") -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
-
-def face_section(cfg: FaceExperiment, history: dict) -> str:
-    "Markdown of the report section: parameter budget with/without LMSA, per-class F1 at the best epoch."
-    counts = parameter_counts(build_face_model(cfg.model_name, use_lmsa=True, enforce_param_cap=False))
-    rows = [(True, counts["total"]), (False, counts["without_lmsa"])]
-    budget = pd.DataFrame({"Model": [f"{cfg.model_name} {'with' if lmsa else 'without'} LMSA"
-                                     + (" (this run)" if lmsa == cfg.use_lmsa else "") for lmsa, _ in rows],
-                           "Trainable parameters": [f"{n:,}" for _, n in rows],
-                           "Share of the cap": [f"{n / CE7454_PARAM_CAP:.1%}" for _, n in rows],
-                           "Headroom": [f"{CE7454_PARAM_CAP - n:,}" for _, n in rows]})
-    parts = ["# Face parsing: parameter budget and per-class F1",
-             f"CE7454 allows fewer than **{CE7454_PARAM_CAP:,}** trainable parameters and no pretrained weights. "
-             f"LMSA adds {counts['lmsa']:,} parameters ({counts['lmsa'] / counts['total']:.1%} of the model).",
-             markdown_table(budget)]
-    per_class, best = history.get("per_class") or {}, history.get("best") or {}
-    if per_class.get("class"):
-        table = pd.DataFrame({"Class": per_class["class"], "F1": [_number(v) for v in per_class["dice"]],
-                              "Precision": [_number(v) for v in per_class["precision"]],
-                              "Recall": [_number(v) for v in per_class["recall"]],
-                              "True share": [_number(v, "{:.2%}") for v in per_class["true_share"]],
-                              "Predicted share": [_number(v, "{:.2%}") for v in per_class["predicted_share"]]})
-        present = [v for v in per_class["dice"] if v is not None and not math.isnan(v)]
-        row = next((r for r in history.get("epochs", []) if r["epoch"] == best.get("epoch")), {})
-        parts += [f"Per-class F1 over the validation pixels at the best epoch ({per_class['epoch']}): mean over the "
-                  f"{len(present)} classes present {sum(present) / max(len(present), 1):.4f}; CE7454 F-score (mean over "
-                  f"images of the F1 of the classes each contains) {_number(row.get('val_fscore'))}.", markdown_table(table)]
-    return "\n\n".join(parts) + "\n"
-
-# %% ../../nbs/84_faceparse.experiment.ipynb #d91273f3
-def make_run_submission(cfg: FaceExperiment, model: nn.Module, data_root: Path, val: SegmentationDataset,
-                        out_dir: Path) -> Path:
-    "Write `<out_dir>/submission.zip` for the test images (synthetic data: the val images); returns its path."
-    out, device = Path(out_dir) / "submission.zip", str(next(model.parameters()).device)
-    if cfg.dataset != "synthetic":
-        return make_submission(model, Path(data_root) / "test" / "images", out, cfg.image_size, device)
-    with tempfile.TemporaryDirectory() as images:
-        for image, _ in val.pairs: shutil.copy(image, images)
-        return make_submission(model, images, out, cfg.image_size, device)
-
-# %% ../../nbs/84_faceparse.experiment.ipynb #374ece7b
-def finish_face_run(cfg: FaceExperiment, trainer: Trainer, val: SegmentationDataset, data_root: Path) -> Path:
-    "Predictions, (if `cfg.submit`) the submission, face section, report.md and reports index; returns the report path."
-    submission = None
-    if trainer.best is not None:
-        trainer.load_best()
-        save_face_predictions(trainer.model, val, trainer.run_dir / "figures" / "predictions.png")
-        if cfg.submit: submission = make_run_submission(cfg, trainer.model, data_root, val, trainer.run_dir)
-    history = json.loads((trainer.run_dir / "history.json").read_text())
-    atomic_write(trainer.run_dir / "sections" / "faceparse.md", face_section(cfg, history))
-    report = write_report(trainer.run_dir, compare_to=find_runs(cfg.compare_to or [], cfg.preset))
-    update_index(reports_dir())
-    print(f"run folder: {trainer.run_dir}\nreport: {report}")
-    if submission: print(f"submission: {submission}")
-    elif cfg.submit: print("no submission: no epoch finished, so there is no best model to submit")
-    return report

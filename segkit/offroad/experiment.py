@@ -4,41 +4,39 @@
 
 # %% ../../nbs/51_offroad.experiment.ipynb #4c3cdd35
 from __future__ import annotations
-import json, os
-from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import datetime
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from fastcore.basics import patch
 from torch import nn
 from torch.utils.data import Dataset
 
 from ..backbone import BACKBONES, FeatureCache, nearest_patch_multiple
 from ..callbacks import EarlyStopping
-from ..data import AUGMENTATIONS, SegmentationDataset, build_transforms, class_stats, class_weights, make_loader
-from .data import OFFROAD_CLASSES, offroad_train_val
+from ..data import AUGMENTATIONS, SegmentationDataset, build_transforms, class_stats, class_weights
+from .data import offroad_train_val
 from ..heads import HEADS, SegModel, build_model
 from ..losses import LOSSES, build_loss
 from ..optim import OPTIMIZERS, SCHEDULES
-from ..synthetic import project_root, resolve_dataset
+from ..synthetic import resolve_dataset
 from ..trainer import Trainer
-from ..experiment import PRESETS, SMOKE_LR, check_choice, coerce_param, experiment_trainer, find_runs, reports_dir, run_dir, save_predictions
+from ..experiment import Experiment, check_choice, experiment_trainer, register_experiment, run_dir
 
 # %% auto #0
-__all__ = ['CLASS_WEIGHTS', 'SMOKE', 'SMOKE_EPOCHS', 'REAL_DATA_DIRS', 'SegExperiment', 'with_preset', 'validated', 'build_data',
-           'build_experiment_model', 'build_experiment_loss', 'KeyedDataset', 'CachedFeatureModel', 'use_feature_cache',
-           'build_experiment_trainer', 'finish_run']
+__all__ = ['CLASS_WEIGHTS', 'SegExperiment', 'build_data', 'build_experiment_model', 'build_experiment_loss', 'KeyedDataset',
+           'CachedFeatureModel', 'use_feature_cache', 'build_experiment_trainer']
 
 # %% ../../nbs/51_offroad.experiment.ipynb #fd0998fb
 CLASS_WEIGHTS = (None, "inverse", "median", "inv_share")
 
+@register_experiment
 @dataclass
-class SegExperiment:
-    "Every parameter of a 2D (off-road) segmentation experiment; defaults are the phase 1 baseline."
+class SegExperiment(Experiment):
+    "Every parameter of a 2D (off-road) segmentation experiment; defaults are the phase 1 baseline, `NOTEBOOKS` phases 2 and 3."
     experiment: str = "phase1"
-    preset: str = "full"  # "full": as given; "smoke": tiny model, small synthetic data, CPU, seconds
-    dataset: str = "synthetic"  # "synthetic" or "offroad"
-    data_dir: str | None = None  # the real dataset's folder (data/offroad), or where to write synthetic data
+    dataset: str = "offroad"  # "offroad" (data_dir/{train,val}) or "synthetic"
+    data_dir: str | None = "data/offroad"  # the real dataset's folder, or where to write synthetic data
     synthetic_train: int = 100  # synthetic images: train / val counts
     synthetic_val: int = 20
     backbone: str = "dinov2_vits14"
@@ -54,67 +52,42 @@ class SegExperiment:
     width: int = 476
     height: int = 266
     optimizer: str = "sgd"
-    lr: float = 1e-4
-    weight_decay: float = 0.0
     momentum: float = 0.9
     schedule: str = "constant"
     warmup_epochs: float = 0
     epochs: int = 10
-    batch_size: int = 2
     accumulate: int = 1
-    mixed_precision: str = "no"  # "fp16"/"bf16" on a GPU
     grad_clip: float | None = None
-    patience: int | None = None  # early stopping on val mIoU; None: off
     feature_cache: str = "auto"  # "auto" (memory when frozen + deterministic transform), "memory", "disk", "off"
-    num_workers: int | None = None
-    device: str = "auto"
-    seed: int = 0
-    run_name: str | None = None  # None: <experiment>-<date>-<time>
-    compare_to: list = field(default_factory=list)  # run names or experiment names (newest run of that experiment)
-    resume: bool = False
 
-    @classmethod
-    def from_namespace(cls, ns: dict) -> "SegExperiment":
-        "The parameters found in `ns` (a notebook's globals()), preset applied and validated."
-        return cls(**{f.name: coerce_param(f.name, ns[f.name]) for f in fields(cls) if f.name in ns}).with_preset().validated()
+    DATASETS = ("offroad", "synthetic")
+    NOTEBOOKS = {"phase1": {},
+                 "phase2": dict(class_weights="median", augment="phase2", optimizer="adamw", lr=5e-4, weight_decay=0.01,
+                                schedule="cosine", epochs=30, patience=10, compare_to=["phase1"]),
+                 "phase3": dict(backbone="dinov2_vitb14", head="upernet", loss="focal_dice", augment="phase3", width=644,
+                                height=364, optimizer="adamw", lr=3e-4, weight_decay=0.01, schedule="cosine",
+                                warmup_epochs=3, epochs=40, accumulate=2, mixed_precision="fp16", patience=12,
+                                compare_to=["phase1", "phase2"])}
 
 # %% ../../nbs/51_offroad.experiment.ipynb #fe8acf37
-SMOKE = dict(dataset="synthetic", synthetic_train=32, synthetic_val=8, backbone="dinov2_tiny", weights=None,
-             head_width=64, width=224, height=126, batch_size=4, accumulate=1, mixed_precision="no", num_workers=0)
-
-SMOKE_EPOCHS, REAL_DATA_DIRS = 10, ("data/offroad",)
-
-def with_preset(self: SegExperiment) -> SegExperiment:
-    "This configuration with the preset's overrides applied (smoke caps epochs, so `-p epochs 2` still holds)."
-    if self.preset not in PRESETS: raise ValueError(f"unknown preset {self.preset!r}; valid: {list(PRESETS)}")
-    if self.preset == "full": return self
-    return replace(self, **SMOKE, lr=max(self.lr, SMOKE_LR.get(self.optimizer, self.lr)),
-                   data_dir=None if self.data_dir in (None, *REAL_DATA_DIRS) else self.data_dir,
-                   epochs=min(self.epochs, SMOKE_EPOCHS), warmup_epochs=min(self.warmup_epochs, 1),
-                   patience=None if self.patience is None else 5)
-SegExperiment.with_preset = with_preset
+SegExperiment.SMOKE = dict(dataset="synthetic", synthetic_train=32, synthetic_val=8, backbone="dinov2_tiny", weights=None,
+                           head_width=64, width=224, height=126, batch_size=4, accumulate=1, mixed_precision="no",
+                           num_workers=0)
+SegExperiment.SMOKE_AT_MOST = dict(epochs=10, warmup_epochs=1, patience=5)
 
 # %% ../../nbs/51_offroad.experiment.ipynb #7fceacbf
-def validated(self: SegExperiment) -> SegExperiment:
-    "Check every parameter; raise naming the parameter, the value and the valid choices."
-    check_choice("dataset", self.dataset, ("synthetic", "offroad"))
+@patch
+def check(self: SegExperiment):
+    "The off-road parameters: known backbone, head, loss, weighting, augmentation, optimizer, schedule; ViT-sized images."
     BACKBONES.check(self.backbone, "backbone"); HEADS.check(self.head, "head")
     LOSSES.check(self.loss, "loss"); check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
     AUGMENTATIONS.check(self.augment, "augment"); OPTIMIZERS.check(self.optimizer, "optimizer")
     SCHEDULES.check(self.schedule, "schedule")
-    check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
     check_choice("feature_cache", self.feature_cache, ("auto", "memory", "disk", "off"))
-    check_choice("device", self.device, ("auto", "cpu", "cuda"))
     for name in ("width", "height"):
         v = getattr(self, name)
         if v % 14: raise ValueError(f"{name}={v} is not a multiple of the ViT patch size 14; use {nearest_patch_multiple(v)}")
-    for name in ("epochs", "batch_size", "accumulate", "synthetic_train", "synthetic_val"):
-        if getattr(self, name) < 1: raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
-    if self.lr <= 0: raise ValueError(f"lr={self.lr} must be positive")
-    if not isinstance(self.compare_to, (list, tuple)): raise ValueError(f"compare_to must be a list of run names, got {self.compare_to!r}")
-    if self.resume and not self.run_name: raise ValueError("resume=True needs run_name: the run folder to continue")
-    return self
-SegExperiment.validated = validated
+    self.check_at_least("epochs", "accumulate", "synthetic_train", "synthetic_val")
 
 # %% ../../nbs/51_offroad.experiment.ipynb #3d87d18e
 def build_data(cfg: SegExperiment) -> tuple[SegmentationDataset, SegmentationDataset, Path]:
@@ -192,15 +165,3 @@ def build_experiment_trainer(cfg: SegExperiment, model: SegModel, loss: nn.Modul
               "compare_to": list(cfg.compare_to)}
     callbacks = [EarlyStopping("val_miou", "max", cfg.patience)] if cfg.patience else []
     return experiment_trainer(cfg, model, loss, train, val, out, config, callbacks=callbacks)
-
-# %% ../../nbs/51_offroad.experiment.ipynb #7234f821
-def finish_run(cfg: SegExperiment, trainer: Trainer, val: SegmentationDataset) -> Path:
-    "Write predictions, report.md (compared with `cfg.compare_to`) and the reports index; returns the report path."
-    from segkit.report import update_index, write_report
-    if trainer.best is not None:
-        trainer.load_best()
-        save_predictions(trainer.model, val, trainer.run_dir / "figures" / "predictions.png")
-    report = write_report(trainer.run_dir, compare_to=find_runs(cfg.compare_to, cfg.preset))
-    update_index(reports_dir())
-    print(f"run folder: {trainer.run_dir}\nreport: {report}")
-    return report

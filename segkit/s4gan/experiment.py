@@ -5,7 +5,7 @@
 # %% ../../nbs/72_s4gan.experiment.ipynb #cf14311a
 from __future__ import annotations
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -14,16 +14,17 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
+from torch import nn
 
 from ..callbacks import EarlyStopping
 from ..data import AUGMENTATIONS, SegmentationDataset, build_transforms, make_loader
 from ..offroad.data import offroad_train_val
-from ..experiment import PRESETS, check_choice, coerce_param, find_runs, reports_dir, run_dir, save_predictions
-from ..offroad.experiment import REAL_DATA_DIRS
+from ..experiment import Experiment, check_choice, register_experiment, run_dir
 from ..figures import FIGURES
 from ..io import atomic_write
 from ..observations import OBSERVATIONS, Observation
-from ..report import human_size, markdown_table, update_index, write_report
+from ..report import human_size, markdown_table
 from ..runs import (Run, changed_settings, flat_config, format_at, format_change, format_setting, format_value, history_column, load_run)
 from .trainer import ALARMS, AdversarialSettings, S4GANMonitoring, S4GANOptimization, S4GANTrainer, s4gan_alarms
 from .models import (SEED_STEPS, THRESHOLD_SCHEDULES, TRUNKS, DeepLabV2, ImageFolderDataset, ThresholdSchedule, split_labeled)
@@ -31,18 +32,20 @@ from ..synthetic import resolve_dataset
 from ..trainer import RuntimeSettings, load_checkpoint, load_trainable_state_dict
 
 # %% auto #0
-__all__ = ['S4GAN_SMOKE', 'S4GAN_SMOKE_STEPS', 'SECTION_FILES', 'S4GANExperiment', 'planned_runs', 'build_s4gan_data',
-           'build_s4gan_trainer', 'alarm_observation', 's4gan_checks', 'alarms_section', 'best_section',
-           'baseline_section', 'write_s4gan_sections', 'finish_s4gan_run']
+__all__ = ['SECTION_FILES', 'S4GANExperiment', 'planned_runs', 'build_s4gan_data', 'build_s4gan_trainer', 'alarm_observation',
+           's4gan_checks', 'alarms_section', 'best_section', 'baseline_section', 'write_s4gan_sections']
 
 # %% ../../nbs/72_s4gan.experiment.ipynb #a89c477a
+@register_experiment
 @dataclass
-class S4GANExperiment:
+class S4GANExperiment(Experiment):
     "Every parameter of an s4GAN experiment on off-road data; defaults are the seed's run."
     experiment: str = "s4gan"
-    preset: str = "full"  # "full": as given; "smoke": tiny generator, small synthetic data, CPU, seconds
     dataset: str = "offroad"  # "offroad" (data_dir) or "synthetic"
     data_dir: str | None = "data/offroad"
+    batch_size: int = 4
+    lr: float = 2.5e-4
+    weight_decay: float = 5e-4
     synthetic_train: int = 100
     synthetic_val: int = 20
     labeled_ratio: float = 0.125  # share of the training images that keep their masks
@@ -54,11 +57,8 @@ class S4GANExperiment:
     height: int = 256
     augment: str = "none"
     iterations: int = 40000
-    batch_size: int = 4
-    lr: float = 2.5e-4
     lr_d: float = 1e-4
     momentum: float = 0.9
-    weight_decay: float = 5e-4
     poly_power: float = 0.9
     lambda_fm: float = 0.1
     lambda_st: float = 1.0  # lambda_fm = lambda_st = 0: supervised baseline
@@ -70,23 +70,13 @@ class S4GANExperiment:
     threshold_milestones: list = field(default_factory=lambda: [list(m) for m in SEED_STEPS])  # step: [iteration, value]
     eval_every: int = 500
     log_every: int = 50
-    inactive_steps: int = 10  # alarms: see `segkit.s4gan_training.s4gan_alarms`
+    inactive_steps: int = 10  # alarms: see `segkit.s4gan.trainer.s4gan_alarms`
     d_loss_floor: float = 0.1
     falling_evals: int = 2
-    patience: int | None = None  # early stopping after this many evaluations without improvement; None: off
-    mixed_precision: str = "no"
-    num_workers: int | None = None
-    device: str = "auto"
-    seed: int = 0
-    run_name: str | None = None
-    compare_to: list = field(default_factory=list)  # e.g. the supervised baseline's run name
     with_baseline: bool = False  # train the supervised baseline (lambda_fm = lambda_st = 0) first and compare with it
-    resume: bool = False
 
-    @classmethod
-    def from_namespace(cls, ns: dict) -> S4GANExperiment:
-        "The parameters found in `ns` (a notebook's globals()), preset applied and validated."
-        return cls(**{f.name: coerce_param(f.name, ns[f.name]) for f in fields(cls) if f.name in ns}).with_preset().validated()
+    DATASETS = ("offroad", "synthetic")
+    NOTEBOOKS = {"s4gan": {}}
 
     @property
     def supervised(self) -> bool:
@@ -99,38 +89,27 @@ class S4GANExperiment:
                                  self.threshold_ramp, tuple((int(i), float(v)) for i, v in self.threshold_milestones))
 
 # %% ../../nbs/72_s4gan.experiment.ipynb #de665a29
-S4GAN_SMOKE = dict(dataset="synthetic", synthetic_train=16, synthetic_val=4, trunk="resnet_tiny", weights=None, width=64,
-                   height=64, batch_size=2, mixed_precision="no", num_workers=0, unlabeled_dir=None)
-S4GAN_SMOKE_STEPS = dict(iterations=8, eval_every=4, log_every=2)  # upper bounds: `-p iterations 4` still holds
+S4GANExperiment.SMOKE = dict(dataset="synthetic", synthetic_train=16, synthetic_val=4, trunk="resnet_tiny", weights=None,
+                             width=64, height=64, batch_size=2, mixed_precision="no", num_workers=0, unlabeled_dir=None)
+S4GANExperiment.SMOKE_AT_MOST = dict(iterations=8, eval_every=4, log_every=2)  # `-p iterations 4` still holds
+S4GANExperiment.SMOKE_AT_LEAST = dict(lr=1e-3)
 
-def _with_preset(self: S4GANExperiment) -> S4GANExperiment:
-    "This configuration with the preset's overrides applied."
-    check_choice("preset", self.preset, PRESETS)
-    if self.preset == "full": return self
-    return replace(self, **S4GAN_SMOKE, **{k: min(getattr(self, k), v) for k, v in S4GAN_SMOKE_STEPS.items()},
-                   data_dir=None if self.data_dir in (None, *REAL_DATA_DIRS) else self.data_dir, lr=max(self.lr, 1e-3))
-
-def _validated(self: S4GANExperiment) -> S4GANExperiment:
-    "Check every parameter; raise naming the parameter, the value and the valid choices."
-    check_choice("dataset", self.dataset, ("synthetic", "offroad")); TRUNKS.check(self.trunk, "trunk")
-    AUGMENTATIONS.check(self.augment, "augment"); check_choice("threshold_schedule", self.threshold_schedule, THRESHOLD_SCHEDULES)
-    check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16")); check_choice("device", self.device, ("auto", "cpu", "cuda"))
+@patch
+def check(self: S4GANExperiment):
+    "The s4GAN parameters: known trunk, augmentation and threshold schedule; ratios, sizes and weights in range."
+    check_choice("trunk", self.trunk, TRUNKS); check_choice("augment", self.augment, AUGMENTATIONS)
+    check_choice("threshold_schedule", self.threshold_schedule, THRESHOLD_SCHEDULES)
+    self.check_flags("frozen_bn", "with_baseline")
     if not 0 < self.labeled_ratio < 1: raise ValueError(f"labeled_ratio={self.labeled_ratio} must be in (0, 1)")
-    for name in ("iterations", "batch_size", "eval_every", "log_every", "width", "height", "synthetic_train", "synthetic_val"):
-        if getattr(self, name) < 1: raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
-    for name in ("width", "height"):
-        if getattr(self, name) < 16: raise ValueError(f"{name}={getattr(self, name)}: the discriminator needs at least 16 pixels")
+    self.check_at_least("iterations", "eval_every", "log_every", "synthetic_train", "synthetic_val")
+    self.check_at_least("width", "height", minimum=16)  # the discriminator's four stride-2 convolutions
     if min(self.lambda_fm, self.lambda_st) < 0: raise ValueError(f"lambda_fm={self.lambda_fm}, lambda_st={self.lambda_st} must be >= 0")
     if self.unlabeled_dir is not None and not Path(self.unlabeled_dir).is_dir():
         raise ValueError(f"unlabeled_dir={self.unlabeled_dir!r} is not a folder; give a folder of images or None")
-    if self.resume and not self.run_name: raise ValueError("resume=True needs run_name: the run folder to continue")
     if self.with_baseline and self.supervised:
         raise ValueError("with_baseline=True adds a supervised baseline to an s4GAN run, but lambda_fm = lambda_st = 0 is "
                          "already the baseline; set lambda_fm/lambda_st > 0 or with_baseline=False")
     self.threshold()  # validates the schedule's values
-    return self
-
-S4GANExperiment.with_preset, S4GANExperiment.validated = _with_preset, _validated
 
 # %% ../../nbs/72_s4gan.experiment.ipynb #a60d8c8b
 def planned_runs(cfg: S4GANExperiment, now: datetime | None = None) -> list[S4GANExperiment]:
@@ -347,19 +326,22 @@ def write_s4gan_sections(run_dir: str | Path, # the run folder
         texts["baseline"] = baseline_section(run, [load_run(c) for c in compared])
     return [atomic_write(run.path / SECTION_FILES[key], text + "\n") for key, text in texts.items()]
 
-def finish_s4gan_run(cfg: S4GANExperiment, trainer: S4GANTrainer, val: SegmentationDataset) -> Path:
-    "Print outcome and alarms; predictions of the best weights, s4GAN sections, report.md and the index; returns the report."
-    out = trainer.run_dir
+@patch
+def best_model(self: S4GANExperiment, trainer: S4GANTrainer) -> tuple[nn.Module | None, str]:
+    "The generator with its best iteration's weights (checkpoints/best.pth), or (None, why) before any evaluation."
+    best = trainer.run_dir / "checkpoints" / "best.pth"
+    if not best.is_file(): return None, "no weights: no evaluation finished"
+    load_trainable_state_dict(trainer.generator, load_checkpoint(best)["model"], str(best))
+    return trainer.generator, f"best iteration {trainer.best['iteration']} weights"
+
+@patch
+def sections(self: S4GANExperiment, trainer: S4GANTrainer, model: nn.Module | None, weights: str, val: SegmentationDataset,
+             compared: list[Path]):
+    "Print the outcome and the alarms; write the alarms, best checkpoint and baseline sections."
     print(f"{trainer.status}: {trainer.message}")
     for event in trainer.events:
         if event["kind"] in ALARMS: print(f"alarm at iteration {event['iteration']}: {event['kind']}: {event['message']}")
-    best = out / "checkpoints" / "best.pth"
-    if best.is_file():
-        load_trainable_state_dict(trainer.generator, load_checkpoint(best)["model"], str(best))
-        save_predictions(trainer.generator, val, out / FIGURES["predictions"][0])
-    compared = find_runs(cfg.compare_to, cfg.preset)
-    write_s4gan_sections(out, compared, cfg.inactive_steps, cfg.d_loss_floor, cfg.falling_evals)
-    report = write_report(out, compare_to=compared, checks=s4gan_checks(cfg))
-    update_index(reports_dir())
-    print(f"run folder: {out}\nreport: {report}")
-    return report
+    write_s4gan_sections(trainer.run_dir, compared, self.inactive_steps, self.d_loss_floor, self.falling_evals)
+
+@patch
+def report_checks(self: S4GANExperiment) -> list: return s4gan_checks(self)

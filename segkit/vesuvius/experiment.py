@@ -5,7 +5,7 @@
 # %% ../../nbs/65_vesuvius.experiment.ipynb #ca0be7da
 from __future__ import annotations
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
@@ -13,17 +13,19 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from matplotlib.colors import ListedColormap
 from torch import nn
 
 from ..callbacks import Callback, EarlyStopping
 
-from ..experiment import (PRESETS, SMOKE_LR, check_choice, coerce_param, experiment_trainer, find_runs, reports_dir, run_dir)
+from ..experiment import Experiment, check_choice, experiment_trainer, register_experiment, run_dir
 from ..figures import curve_panel, new_figure, save_figure
 from ..io import atomic_write, write_json
 from ..metrics import DEFAULT_THRESHOLDS, BinaryStats
 from ..optim import OPTIMIZERS, SCHEDULES
-from ..report import markdown_table, update_index, write_report
+from ..report import markdown_table
+from ..runs import format_value
 from ..synthetic import resolve_dataset
 from .losses import SEED_LOSS_CONFIGS, build_volume_loss, volume_loss_config
 from .data import VOLUME_IGNORE_INDEX
@@ -34,12 +36,10 @@ from .models import (VOLUME_MODELS, DeepSupervisionLoss, UNet3D, build_volume_mo
 from .data import VOLUME_CLASSES, VolumeDataset, vesuvius_train_val
 
 # %% auto #0
-__all__ = ['EPOCH_SCORES', 'LOSS_SETTINGS', 'MONITORS', 'SMOKE', 'OVERLAP_COLUMNS', 'SHARE_COLUMNS', 'SCORE_COLUMNS',
-           'SWEEP_THRESHOLDS', 'BinaryScore', 'binary_epoch_metrics', 'VesuviusExperiment',
-           'build_volume_experiment_loss', 'build_volume_callbacks', 'build_volume_data',
-           'build_volume_experiment_model', 'build_volume_trainer', 'diagnose', 'evaluation_sections',
-           'plot_threshold_sweep', 'plot_foreground_epochs', 'plot_volume_slice', 'evaluation_weights',
-           'finish_volume_run']
+__all__ = ['EPOCH_SCORES', 'LOSS_SETTINGS', 'MONITORS', 'OVERLAP_COLUMNS', 'SHARE_COLUMNS', 'SCORE_COLUMNS', 'SWEEP_THRESHOLDS',
+           'BinaryScore', 'binary_epoch_metrics', 'VesuviusExperiment', 'build_volume_experiment_loss',
+           'build_volume_callbacks', 'build_volume_data', 'build_volume_experiment_model', 'build_volume_trainer',
+           'diagnose', 'evaluation_sections', 'plot_threshold_sweep', 'plot_foreground_epochs', 'plot_volume_slice']
 
 # %% ../../nbs/65_vesuvius.experiment.ipynb #2a8a6e59
 EPOCH_SCORES = {"fg_dice": "dice", "fg_iou": "iou", "fg_precision": "precision", "fg_recall": "recall",
@@ -65,11 +65,11 @@ LOSS_SETTINGS = ("dice_weight", "focal_weight", "variance_weight", "boundary_wei
                  "focal_gamma", "focal_alpha", "use_class_weights", "background_weight", "foreground_weight", "cldice_iterations")
 MONITORS = {"val_fg_dice": "max", "val_fg_iou": "max", "val_miou": "max", "val_mean_dice": "max", "val_loss": "min"}
 
+@register_experiment
 @dataclass
-class VesuviusExperiment:
+class VesuviusExperiment(Experiment):
     "Every parameter of the Vesuvius surface-detection experiment; defaults are the seed's active (v1) configuration."
     experiment: str = "vesuvius"
-    preset: str = "full"  # "full": as given; "smoke": small synthetic volumes, tiny U-Net, 3 epochs on a CPU
     dataset: str = "vesuvius"  # "vesuvius" (data_dir/train_images, train_labels) or "synthetic"
     data_dir: str | None = "data/vesuvius"  # the competition data, or where synthetic volumes are written
     synthetic_volumes: int = 10
@@ -98,7 +98,6 @@ class VesuviusExperiment:
     foreground_weight: float | None = None
     cldice_iterations: int | None = None
     optimizer: str = "sgd"
-    lr: float = 1e-4
     weight_decay: float = 0.01
     momentum: float = 0.99
     nesterov: bool = True
@@ -108,7 +107,6 @@ class VesuviusExperiment:
     schedule_patience: int = 5  # schedule "plateau" only (the seed's later ReduceLROnPlateau)
     schedule_factor: float = 0.5
     epochs: int = 300
-    batch_size: int = 2
     accumulate: int = 1
     grad_clip: float | None = 0.5
     mixed_precision: str = "fp16"  # on a GPU; the CPU runs in fp32
@@ -124,18 +122,11 @@ class VesuviusExperiment:
     plateau_lr_factor: float | None = None  # None: 0.5 (reduce) or 1.5 (bounded_boost)
     plateau_max_ratio: float = 2.0  # bounded_boost cap, × the initial lr
     monitor: str = "val_fg_dice"
-    patience: int | None = None  # early stopping on `monitor`; None: off
     threshold: float | None = None  # None: chosen on the validation volumes by threshold_criterion
     threshold_criterion: str = "dice"  # "dice", "iou" or "foreground_match"
     min_size: int = 1000  # connected components smaller than this are removed
     overlap: float = 0.5  # sliding-window overlap
     mirror_tta: bool = False
-    num_workers: int | None = None
-    device: str = "auto"
-    seed: int = 0
-    run_name: str | None = None
-    compare_to: list = field(default_factory=list)  # run or experiment names
-    resume: bool = False
 
     @property
     def patch_shape(self) -> tuple[int, int, int]: return (self.patch_size,) * 3
@@ -143,58 +134,41 @@ class VesuviusExperiment:
     def mode(self) -> str: return MONITORS[self.monitor]
     def loss_settings(self) -> dict: return {k: getattr(self, k) for k in LOSS_SETTINGS}
 
-    @classmethod
-    def from_namespace(cls, ns: dict) -> "VesuviusExperiment":
-        "The parameters found in `ns` (a notebook's globals()), preset applied, loss settings resolved, validated."
-        return cls(**{f.name: coerce_param(f.name, ns[f.name]) for f in fields(cls) if f.name in ns}).with_preset().resolved().validated()
+    DATASETS = ("vesuvius", "synthetic")
+    NOTEBOOKS = {"vesuvius": {}}
+    PREDICTIONS = False  # volumes: `sections` draws a slice instead
 
 # %% ../../nbs/65_vesuvius.experiment.ipynb #081e0ba5
-SMOKE = dict(dataset="synthetic", synthetic_volumes=6, synthetic_size=48, n_folds=3, patch_size=32, model="unet3d_small",
-             base_width=4, depth=3, batch_size=2, samples_per_volume=1, cldice_iterations=1, mixed_precision="no",
-             num_workers=0, min_size=8, mirror_tta=False)
+VesuviusExperiment.SMOKE = dict(dataset="synthetic", synthetic_volumes=6, synthetic_size=48, n_folds=3, patch_size=32,
+                                model="unet3d_small", base_width=4, depth=3, batch_size=2, samples_per_volume=1,
+                                cldice_iterations=1, mixed_precision="no", num_workers=0, min_size=8, mirror_tta=False)
+VesuviusExperiment.SMOKE_AT_MOST = dict(epochs=3, noise_start=2, noise_every=2, plateau_window=1, warmup_epochs=1,
+                                        swa_start=2, restart_epochs=2, patience=2)
 
-def _with_preset(self: VesuviusExperiment) -> VesuviusExperiment:
-    "This configuration with the preset's overrides applied."
-    check_choice("preset", self.preset, PRESETS)
-    if self.preset == "full": return self
-    smaller = {name: min(getattr(self, name), limit) for name, limit in
-               (("epochs", 3), ("noise_start", 2), ("noise_every", 2), ("plateau_window", 1), ("warmup_epochs", 1))}
-    return replace(self, **SMOKE, **smaller, lr=max(self.lr, SMOKE_LR.get(self.optimizer, self.lr)),
-                   data_dir=None if self.data_dir == VesuviusExperiment.data_dir else self.data_dir,
-                   swa_start=None if self.swa_start is None else min(self.swa_start, 2),
-                   restart_epochs=None if self.restart_epochs is None else min(self.restart_epochs, 2),
-                   patience=None if self.patience is None else 2)
-
-def _resolved(self: VesuviusExperiment) -> VesuviusExperiment:
+@patch
+def resolved(self: VesuviusExperiment) -> VesuviusExperiment:
     "Loss settings left at None filled in from `loss_config`."
     base = volume_loss_config(self.loss_config)
     return replace(self, **{k: base[k] for k in LOSS_SETTINGS if getattr(self, k) is None})
 
-VesuviusExperiment.with_preset, VesuviusExperiment.resolved = _with_preset, _resolved
-
 # %% ../../nbs/65_vesuvius.experiment.ipynb #3022890b
-def _validated(self: VesuviusExperiment) -> VesuviusExperiment:
-    "Check every parameter; raise naming the parameter, the value and what is valid."
-    check_choice("dataset", self.dataset, ("vesuvius", "synthetic")); VOLUME_MODELS.check(self.model, "model")
-    check_choice("loss_config", self.loss_config, SEED_LOSS_CONFIGS); OPTIMIZERS.check(self.optimizer, "optimizer")
-    SCHEDULES.check(self.schedule, "schedule"); check_choice("plateau_action", self.plateau_action, PLATEAU_ACTIONS)
-    check_choice("monitor", self.monitor, MONITORS); check_choice("threshold_criterion", self.threshold_criterion, THRESHOLD_CRITERIA)
-    check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16")); check_choice("device", self.device, ("auto", "cpu", "cuda"))
-    for name in ("epochs", "batch_size", "accumulate", "synthetic_volumes", "synthetic_size", "samples_per_volume", "n_folds"):
-        if getattr(self, name) < 1: raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+@patch
+def check(self: VesuviusExperiment):
+    "The Vesuvius parameters: known choices, sizes the U-Net can halve, fold and threshold in range, buildable loss and callbacks."
+    check_choice("model", self.model, VOLUME_MODELS); check_choice("loss_config", self.loss_config, SEED_LOSS_CONFIGS)
+    check_choice("optimizer", self.optimizer, OPTIMIZERS); check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
+    check_choice("plateau_action", self.plateau_action, PLATEAU_ACTIONS); check_choice("monitor", self.monitor, MONITORS)
+    check_choice("threshold_criterion", self.threshold_criterion, THRESHOLD_CRITERIA)
+    self.check_flags("augment", "deep_supervision", "nesterov", "mirror_tta")
+    self.check_at_least("epochs", "accumulate", "synthetic_volumes", "synthetic_size", "samples_per_volume", "n_folds")
     if not 0 <= self.fold < self.n_folds: raise ValueError(f"fold={self.fold} must be in [0, {self.n_folds}) for n_folds={self.n_folds}")
     multiple = 2 ** ((self.depth or VOLUME_MODELS.info(self.model, "model")["depth"]) - 1)
     if self.patch_size % multiple:
         raise ValueError(f"patch_size={self.patch_size} must be a multiple of {multiple} for a U-Net of this depth; "
                          f"use {max(multiple, round(self.patch_size / multiple) * multiple)}")
     if self.threshold is not None and not 0 <= self.threshold <= 1: raise ValueError(f"threshold={self.threshold} must be in [0, 1] or None")
-    if self.lr <= 0: raise ValueError(f"lr={self.lr} must be positive")
-    if not isinstance(self.compare_to, (list, tuple)): raise ValueError(f"compare_to must be a list of run names, got {self.compare_to!r}")
-    if self.resume and not self.run_name: raise ValueError("resume=True needs run_name: the run folder to continue")
     build_volume_experiment_loss(self)
     build_volume_callbacks(self)
-    return self
-VesuviusExperiment.validated = _validated
 
 # %% ../../nbs/65_vesuvius.experiment.ipynb #9cfc9bc7
 def build_volume_experiment_loss(cfg: VesuviusExperiment) -> nn.Module:
@@ -304,9 +278,6 @@ def diagnose(summary: dict,  # `VolumeEvaluation.summary`
     return lines
 
 # %% ../../nbs/65_vesuvius.experiment.ipynb #8a9b09ab
-def _pct(x: float) -> str: return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}%"
-def _num(x: float) -> str: return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
-
 OVERLAP_COLUMNS = {"dice": "Dice", "iou": "IoU", "precision": "Precision", "recall": "Recall"}
 SHARE_COLUMNS = {"predicted_foreground": "Predicted fg", "true_foreground": "True fg"}
 SCORE_COLUMNS = {"score": "Score", "topo_score": "TopoScore*", "surface_dice": "Surface Dice", "voi_score": "VOI score", "voi": "VOI"}
@@ -314,15 +285,15 @@ SCORE_COLUMNS = {"score": "Score", "topo_score": "TopoScore*", "surface_dice": "
 def _formatted(frame: pd.DataFrame, first: dict, columns: dict) -> pd.DataFrame:
     "Columns of `frame` renamed and formatted: shares in %, the rest to 4 decimals."
     cells = {title: [str(v) for v in frame[key]] for key, title in first.items()}
-    cells.update({title: [(_pct if key in SHARE_COLUMNS else _num)(v) for v in frame[key]] for key, title in columns.items() if key in frame})
+    cells.update({title: [format_value("share" if key in SHARE_COLUMNS else key, v) for v in frame[key]] for key, title in columns.items() if key in frame})
     return pd.DataFrame(cells)
 
 def evaluation_sections(evaluation: VolumeEvaluation, weights: str, setup: str, epochs: Sequence[dict] = (),
                         loss: dict | None = None) -> dict[str, str]:
     "Markdown of the report sections, by file name: evaluation, threshold sweep, foreground per epoch, diagnosis, score notes."
     s, table = evaluation.summary, evaluation.table
-    pooled = {**{t: _num(s[k]) for k, t in OVERLAP_COLUMNS.items()}, **{t: _pct(s[k]) for k, t in SHARE_COLUMNS.items()},
-              **{f"Mean {t}": _num(s[f"mean_{k}"]) for k, t in SCORE_COLUMNS.items() if f"mean_{k}" in s}}
+    pooled = {**{t: format_value("score", s[k]) for k, t in OVERLAP_COLUMNS.items()}, **{t: format_value("share", s[k]) for k, t in SHARE_COLUMNS.items()},
+              **{f"Mean {t}": format_value("score", s[f"mean_{k}"]) for k, t in SCORE_COLUMNS.items() if f"mean_{k}" in s}}
     how = "chosen on these volumes by " + s["criterion"] if s["criterion"] != "given" else "given"
     volumes = _formatted(table, {"volume": "Volume"}, {**OVERLAP_COLUMNS, **SHARE_COLUMNS, **SCORE_COLUMNS})
     evaluation_md = (f"# Whole-Volume Evaluation\n\n{s['volumes']} validation volumes, predicted whole with the {weights} by {setup}; "
@@ -337,8 +308,8 @@ def evaluation_sections(evaluation: VolumeEvaluation, weights: str, setup: str, 
                 f"{markdown_table(sweep, bold_rows=chosen)}\n\n![threshold sweep](figures/threshold_sweep.png)")
     rows = [r for r in epochs if r.get("val_predicted_foreground") is not None]
     per_epoch = pd.DataFrame({"Epoch": [str(r["epoch"]) for r in rows],
-                              **{f"{split.title()} {t}": [_pct(r.get(f"{split}_{k}")) for r in rows] for split in ("train", "val") for k, t in SHARE_COLUMNS.items()},
-                              **{f"Val {t}": [_num(r.get(f"val_fg_{k}")) for r in rows] for k, t in OVERLAP_COLUMNS.items()}})
+                              **{f"{split.title()} {t}": [format_value("share", r.get(f"{split}_{k}")) for r in rows] for split in ("train", "val") for k, t in SHARE_COLUMNS.items()},
+                              **{f"Val {t}": [format_value("score", r.get(f"val_fg_{k}")) for r in rows] for k, t in OVERLAP_COLUMNS.items()}})
     epochs_md = ("# Foreground per Epoch\n\nPredicted and true foreground shares of the training and validation patches at threshold 0.5, "
                  f"and the validation foreground scores, every epoch.\n\n{markdown_table(per_epoch)}\n\n![foreground per epoch](figures/foreground.png)")
     diagnosis_md = "# Diagnosis\n\n" + "\n".join(f"- {line}" for line in diagnose(s, evaluation.sweep, table, epochs, loss))
@@ -383,34 +354,32 @@ def plot_volume_slice(volume: np.ndarray, label: np.ndarray, probability: np.nda
 # %% ../../nbs/65_vesuvius.experiment.ipynb #ee183c5a
 SWEEP_THRESHOLDS = DEFAULT_THRESHOLDS[1:-1]  # 0.05 ... 0.95: thresholds 0 and 1 are constant predictions, not choices
 
-def evaluation_weights(trainer: Trainer) -> str:
-    "Put the weights to evaluate into the trainer's model (SWA average, else best epoch) and say which they are."
-    swa = next((c for c in trainer.callbacks if isinstance(c, SWA) and c.evaluation is not None), None)
-    if swa is not None: return f"SWA average of {swa.snapshots} epochs"
-    if trainer.best is None: return "final weights"
-    trainer.load_best()
-    return f"best epoch {trainer.best['epoch']} weights ({trainer.monitor} {trainer.best['value']:.4f})"
-
-def finish_volume_run(cfg: VesuviusExperiment, trainer: Trainer, val: VolumeDataset) -> Path:
-    "Whole-volume evaluation, report sections and figures, report.md (compared with `cfg.compare_to`) and the index."
-    out, weights = trainer.run_dir, evaluation_weights(trainer)
+@patch
+def best_model(self: VesuviusExperiment, trainer: Trainer) -> tuple[nn.Module, str]:
+    "Put the weights to evaluate into the trainer's model (SWA average, else best epoch, else final) and say which they are."
     model = unwrap_model(trainer.model)
-    window = dict(overlap=cfg.overlap, mirror_axes=(0, 1, 2) if cfg.mirror_tta else None, batch_size=cfg.batch_size)
-    evaluation = evaluate_volumes(model, val, cfg.patch_shape, cfg.threshold, cfg.threshold_criterion, SWEEP_THRESHOLDS,
-                                  cfg.min_size, **window)
-    setup = (f"sliding-window inference ({cfg.patch_size}³ windows, overlap {cfg.overlap:g}, Gaussian weighting"
-             + (", mirror test-time augmentation" if cfg.mirror_tta else "") + ")")
+    swa = next((c for c in trainer.callbacks if isinstance(c, SWA) and c.evaluation is not None), None)
+    if swa is not None: return model, f"SWA average of {swa.snapshots} epochs"
+    if trainer.best is None: return model, "final weights"
+    trainer.load_best()
+    return model, f"best epoch {trainer.best['epoch']} weights ({trainer.monitor} {trainer.best['value']:.4f})"
+
+@patch
+def sections(self: VesuviusExperiment, trainer: Trainer, model: nn.Module, weights: str, val: VolumeDataset, compared: list[Path]):
+    "Whole-volume evaluation of `model`: report sections, `volume_scores.csv`, `evaluation.json` and three figures."
+    out = trainer.run_dir
+    window = dict(overlap=self.overlap, mirror_axes=(0, 1, 2) if self.mirror_tta else None, batch_size=self.batch_size)
+    evaluation = evaluate_volumes(model, val, self.patch_shape, self.threshold, self.threshold_criterion, SWEEP_THRESHOLDS,
+                                  self.min_size, **window)
+    setup = (f"sliding-window inference ({self.patch_size}³ windows, overlap {self.overlap:g}, Gaussian weighting"
+             + (", mirror test-time augmentation" if self.mirror_tta else "") + ")")
     epochs = trainer.history
-    for name, text in evaluation_sections(evaluation, weights, setup, epochs, cfg.loss_settings()).items():
+    for name, text in evaluation_sections(evaluation, weights, setup, epochs, self.loss_settings()).items():
         atomic_write(out / "sections" / name, text + "\n")
     evaluation.table.to_csv(out / "volume_scores.csv", index=False)
     write_json(out / "evaluation.json", {"weights": weights, "summary": evaluation.summary, "sweep": evaluation.sweep.to_dict("records")})
     plot_threshold_sweep(evaluation.sweep, evaluation.summary["threshold"], out / "figures" / "threshold_sweep.png")
     plot_foreground_epochs(epochs, trainer.best and trainer.best["epoch"], out / "figures" / "foreground.png")
     volume, label = val.load(0)
-    plot_volume_slice(volume, label, predict_probabilities(model, volume, cfg.patch_shape, **window), evaluation.summary["threshold"],
-                      cfg.min_size, out / "figures" / "volume_slice.png", f"volume {val.volume_ids[0]}:")
-    report = write_report(out, compare_to=find_runs(cfg.compare_to, cfg.preset))
-    update_index(reports_dir())
-    print(f"run folder: {out}\nreport: {report}")
-    return report
+    plot_volume_slice(volume, label, predict_probabilities(model, volume, self.patch_shape, **window), evaluation.summary["threshold"],
+                      self.min_size, out / "figures" / "volume_slice.png", f"volume {val.volume_ids[0]}:")
