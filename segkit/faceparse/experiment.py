@@ -5,35 +5,35 @@
 # %% ../../nbs/84_faceparse.experiment.ipynb #67d00fa5
 from __future__ import annotations
 import json, math, shutil, tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from torch import nn
 
 from ..callbacks import EarlyStopping
 from .data import FACE_CLASSES, face_train_val
-from ..data import IGNORE_INDEX, DataError, SegmentationDataset, colorize, denormalize
-from ..offroad.experiment import SegExperiment
-from ..experiment import check_choice, experiment_trainer, find_runs, reports_dir, run_dir
+from ..data import DataError, SegmentationDataset
+from ..experiment import Experiment, check_choice, experiment_trainer, register_experiment, run_dir
 from .models import CE7454_PARAM_CAP, FACE_MODELS
 from .data import FACE_AUGMENTATIONS
 from .models import build_face_model, parameter_counts
 from .data import face_transforms
-from ..figures import new_figure, save_figure
 from ..io import atomic_write
 from ..losses import build_loss
 from .metrics import FScoreMeter, face_fscore
 from ..optim import OPTIMIZERS, SCHEDULES
-from ..report import markdown_table, update_index, write_report
+from ..report import markdown_table
+from ..runs import format_value
 from .submission import make_submission
 from ..synthetic import project_root, resolve_dataset
 from ..trainer import Trainer, unwrap_model
 
 # %% auto #0
 __all__ = ['FaceExperiment', 'build_face_data', 'build_face_experiment_model', 'build_face_experiment_loss', 'build_face_trainer',
-           'face_section', 'make_run_submission', 'save_face_predictions']
+           'face_section', 'make_run_submission']
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #d6274e91
 @register_experiment
@@ -77,32 +77,19 @@ FaceExperiment.SMOKE_AT_MOST = dict(epochs=12, warmup_epochs=1, patience=5)
 FaceExperiment.SMOKE_AT_LEAST = dict(lr=2e-2)
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #64fefaa2
-def _face_validated(self: FaceExperiment) -> FaceExperiment:
-    "Check every parameter; raise naming the parameter, the value and the valid choices."
-    check_choice("dataset", self.dataset, FACE_DATASETS); FACE_MODELS.check(self.model_name, "model_name")
-    FACE_AUGMENTATIONS.check(self.augmentation, "augmentation"); OPTIMIZERS.check(self.optimizer, "optimizer")
-    SCHEDULES.check(self.schedule, "schedule")
-    check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
-    check_choice("device", self.device, ("auto", "cpu", "cuda"))
-    for name in ("use_lmsa", "submit", "resume"):
-        if not isinstance(getattr(self, name), bool):
-            raise ValueError(f"{name}={getattr(self, name)!r} must be True or False")
-    for name in ("epochs", "batch_size", "synthetic_images"):
-        if getattr(self, name) < 1: raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+@patch
+def check(self: FaceExperiment):
+    "The face-parsing parameters: known model, augmentation, optimizer and schedule; sizes, fractions and weights in range."
+    check_choice("model_name", self.model_name, FACE_MODELS); check_choice("augmentation", self.augmentation, FACE_AUGMENTATIONS)
+    check_choice("optimizer", self.optimizer, OPTIMIZERS); check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
+    self.check_flags("use_lmsa", "submit")
+    self.check_at_least("epochs", "synthetic_images")
     if self.image_size < 32:
         raise ValueError(f"image_size={self.image_size} is too small: MicroSegFormer's first stage reduces keys and "
                          f"values 8× on a grid of image_size/4, so use at least 32")
     if not 0 < self.val_fraction < 1: raise ValueError(f"val_fraction={self.val_fraction} must be between 0 and 1")
-    if self.lr <= 0: raise ValueError(f"lr={self.lr} must be positive")
     for name in ("ce_weight", "dice_weight"):
         if getattr(self, name) < 0: raise ValueError(f"{name}={getattr(self, name)} must be non-negative")
-    if self.run_name is not None and ("/" in str(self.run_name) or str(self.run_name) in ("", ".", "..")):
-        raise ValueError(f"run_name={self.run_name!r} must be a folder name under reports/, without '/'")
-    if not isinstance(self.compare_to, (list, tuple, type(None))):
-        raise ValueError(f"compare_to must be a list of run names (or None), got {self.compare_to!r}")
-    if self.resume and not self.run_name: raise ValueError("resume=True needs run_name: the run folder to continue")
-    return self
-FaceExperiment.validated = _face_validated
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #6aa5d012
 def build_face_data(cfg: FaceExperiment) -> tuple[SegmentationDataset, SegmentationDataset, Path]:
@@ -193,27 +180,3 @@ def sections(self: FaceExperiment, trainer: Trainer, model: nn.Module | None, we
     elif self.submit: print("no submission: no epoch finished, so there is no best model to submit")
     history = json.loads((trainer.run_dir / "history.json").read_text())
     atomic_write(trainer.run_dir / "sections" / "faceparse.md", face_section(self, history))
-
-# %% ../../nbs/84_faceparse.experiment.ipynb #f23609d4
-@torch.no_grad()
-def save_face_predictions(model: nn.Module, ds: SegmentationDataset, path: str | Path, n: int = 4) -> Path:
-    "Save a figure of `n` samples of `ds`: image, ground truth, prediction with its F-score, wrong pixels."
-    model = unwrap_model(model)
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    n = min(n, len(ds))
-    fig, axes = new_figure(n, 4, (13, 3.3 * n))
-    for row, i in zip(axes, range(n)):
-        x, y = ds[i]
-        pred = model(x[None].to(device)).argmax(1)[0].cpu()
-        score = face_fscore(pred[None], y[None], ds.num_classes)[0].item()
-        wrong = ((pred != y) & (y != IGNORE_INDEX)).numpy()
-        panels = ((denormalize(x), "image"), (colorize(y.numpy(), ds.classes), "ground truth"),
-                  (colorize(pred.numpy(), ds.classes), f"prediction, F-score {score:.3f}"),
-                  (wrong, f"wrong pixels ({wrong.mean():.1%})"))
-        for ax, (image, title) in zip(row, panels):
-            ax.imshow(image, **({"cmap": "gray_r", "vmin": 0, "vmax": 1} if image.ndim == 2 else {}))
-            ax.set_title(f"{ds.sample_id(i)}: {title}", fontsize=8); ax.axis("off")
-    model.train(was_training)
-    return save_figure(fig, path)
