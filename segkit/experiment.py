@@ -20,7 +20,8 @@ from .observations import OBSERVATIONS
 from .registry import Registry, unknown_name
 from .report import update_index, write_report
 from .synthetic import project_root
-from .trainer import OptimizerSettings, RuntimeSettings, ScheduleSettings, Trainer, trainer_settings, unwrap_model
+from .trainer import OptimizerSettings, RuntimeSettings, ScheduleSettings, Trainer, trainer_settings
+from .recorder import unwrap_model
 
 # %% auto #0
 __all__ = ['PRESETS', 'SMOKE_LR', 'EXPERIMENTS', 'TRAINER_SETTINGS', 'coerce_param', 'check_choice', 'Experiment',

@@ -18,7 +18,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from ..io import atomic_write
-from ..data import ClassInfo, HorizontalFlipSwap, IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, LabelEncoder, SegmentationDataset, pair_files, random_split_indices, read_palette_mask
+from ..data import (ClassInfo, HorizontalFlipSwap, IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, LabelEncoder, SegmentationDataset, pair_files, random_split_indices, read_palette_mask)
 from ..registry import Registry
 from ..synthetic import SYNTHETIC
 

@@ -29,7 +29,8 @@ from ..report import markdown_table
 from ..runs import format_value
 from .submission import make_submission
 from ..synthetic import project_root, resolve_dataset
-from ..trainer import Trainer, unwrap_model
+from ..trainer import Trainer
+from ..recorder import unwrap_model
 
 # %% auto #0
 __all__ = ['FaceExperiment', 'build_face_data', 'build_face_experiment_model', 'build_face_experiment_loss', 'build_face_trainer',

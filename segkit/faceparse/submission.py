@@ -15,7 +15,7 @@ from . import data as face_data, models as face_models
 from ..data import DataError
 from .data import write_palette_mask
 from .models import check_param_cap, predict_mask, read_image, save_face_checkpoint
-from ..trainer import unwrap_model
+from ..recorder import unwrap_model
 
 # %% auto #0
 __all__ = ['RUN_REQUIREMENTS', 'IMAGE_EXTENSIONS', 'run_script_source', 'run_requirements', 'make_submission']

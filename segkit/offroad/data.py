@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..io import atomic_write
 import math
-from ..data import ClassInfo, DataError, LabelEncoder, MISSING_DATA_HINT, SegmentationDataset, pair_files, random_split_indices, read_raw_mask
+from ..data import (ClassInfo, DataError, LabelEncoder, MISSING_DATA_HINT, SegmentationDataset, pair_files, random_split_indices, read_raw_mask)
 from ..synthetic import SYNTHETIC
 
 # %% auto #0

@@ -26,10 +26,11 @@ from ..io import atomic_write
 from ..observations import OBSERVATIONS, Observation
 from ..report import human_size, markdown_table
 from ..runs import (Run, changed_settings, flat_config, format_at, format_change, format_setting, format_value, history_column, load_run)
-from .trainer import ALARMS, AdversarialSettings, S4GANMonitoring, S4GANOptimization, S4GANTrainer, s4gan_alarms
+from .trainer import (ALARMS, AdversarialSettings, S4GANMonitoring, S4GANOptimization, S4GANTrainer, s4gan_alarms)
 from .models import (SEED_STEPS, THRESHOLD_SCHEDULES, TRUNKS, DeepLabV2, ImageFolderDataset, ThresholdSchedule, split_labeled)
 from ..synthetic import resolve_dataset
-from ..trainer import RuntimeSettings, load_checkpoint, load_trainable_state_dict
+from ..trainer import RuntimeSettings
+from ..recorder import load_checkpoint, load_trainable_state_dict
 
 # %% auto #0
 __all__ = ['SECTION_FILES', 'S4GANExperiment', 'planned_runs', 'build_s4gan_data', 'build_s4gan_trainer', 'alarm_observation',

@@ -22,7 +22,8 @@ from ..losses import CrossEntropy
 from ..metrics import ConfusionMatrix
 from ..optim import build_optimizer, build_schedule
 from .models import (CyclingLoader, S4GANDiscriminator, ThresholdSchedule, discriminator_input, discriminator_loss, feature_matching_loss, one_hot_labels, select_for_self_training, self_training_loss)
-from ..trainer import (RecordedTrainer, RunRecorder, RuntimeSettings, TrainingDiverged, evaluate, flat_settings, group_settings, load_trainable_state_dict, trainable_state_dict, unwrap_model)
+from ..recorder import (RecordedTrainer, RunRecorder, TrainingDiverged, load_trainable_state_dict, trainable_state_dict, unwrap_model)
+from ..trainer import RuntimeSettings, evaluate, flat_settings, group_settings
 
 # %% auto #0
 __all__ = ['ALARMS', 'S4GAN_GROUPS', 's4gan_alarms', 'S4GANOptimization', 'AdversarialSettings', 'S4GANMonitoring',

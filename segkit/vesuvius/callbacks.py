@@ -18,7 +18,8 @@ from torch.optim.swa_utils import AveragedModel, update_bn
 from ..callbacks import Callback
 from ..io import atomic_torch_save
 from ..observations import plateau
-from ..trainer import unwrap_model, evaluate, trainable_state_dict
+from ..recorder import unwrap_model, trainable_state_dict
+from ..trainer import evaluate
 
 # %% auto #0
 __all__ = ['PLATEAU_ACTIONS', 'MAX_BOOST_RATIO', 'set_lrs', 'scale_lr_peak', 'SWA', 'WeightNoise', 'PlateauDetector']

@@ -29,7 +29,8 @@ from ..runs import format_value
 from ..synthetic import resolve_dataset
 from .losses import SEED_LOSS_CONFIGS, build_volume_loss, volume_loss_config
 from .data import VOLUME_IGNORE_INDEX
-from ..trainer import Trainer, unwrap_model
+from ..trainer import Trainer
+from ..recorder import unwrap_model
 from .callbacks import PLATEAU_ACTIONS, SWA, PlateauDetector, WeightNoise
 from .metrics import SCORE_NOTES, THRESHOLD_CRITERIA, VolumeEvaluation, evaluate_volumes, postprocess
 from .models import (VOLUME_MODELS, DeepSupervisionLoss, UNet3D, build_volume_model, foreground_predictions, predict_probabilities)
