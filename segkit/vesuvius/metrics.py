@@ -4,7 +4,7 @@
 
 # %% ../../nbs/63_vesuvius.metrics.ipynb #cc4a248f
 from __future__ import annotations
-import itertools, math, tempfile
+import itertools, json, math, tempfile
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -799,7 +799,6 @@ def evaluate_volumes(model: nn.Module,
 def official_comparison(folder: str | Path,  # holds vesuvius_metric_cases.npz and .json
                         implementation: str = "auto") -> pd.DataFrame:
     "segkit's competition score and parts next to the official values for every reference case, with the largest difference."
-    import json
     folder = Path(folder)
     arrays, cases = np.load(folder / "vesuvius_metric_cases.npz"), json.loads((folder / "vesuvius_metric_cases.json").read_text())
     rows = []
