@@ -41,7 +41,8 @@ def test_report_has_the_sections_with_the_numbers(run):
     assert f"threshold **{summary['threshold']:g}**" in report
     assert f"| {summary['dice']:.4f} | {summary['iou']:.4f} | {summary['precision']:.4f} | {summary['recall']:.4f} |" in report
     assert (f"Predicts {summary['predicted_foreground']:.1%} foreground vs {summary['true_foreground']:.1%} true" in report)
-    assert len(evaluation["sweep"]) == 19 and evaluation["weights"].startswith("SWA average of 2 epochs")
+    assert len(evaluation["sweep"]) == 19 and [c["weights"] for c in evaluation["compared"] if c["kept"]] == [evaluation["weights"]]
+    assert [c["weights"].split(" (")[0] for c in evaluation["compared"]][1] == "SWA average of 2 epochs"
     best = json.loads((run / "history.json").read_text())["best"]["value"]
     assert f"{best:.4f}" in report
 
