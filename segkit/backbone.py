@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_backbone.ipynb #b47425c5
 from __future__ import annotations
-import hashlib, os
+import hashlib, math, os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -12,14 +12,17 @@ from typing import Sequence
 import safetensors.torch
 import timm
 import torch
+import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
+from fastcore.basics import patch
 from torch import nn
 
 from .registry import Registry
 
 # %% auto #0
 __all__ = ['BACKBONES', 'DinoV2Config', 'backbone_config', 'nearest_patch_multiple', 'check_image_size', 'read_checkpoint',
-           'load_dinov2_weights', 'DinoV2Backbone', 'weights_fingerprint', 'FeatureCache']
+           'load_dinov2_weights', 'official_position_embedding', 'DinoV2Backbone', 'weights_fingerprint',
+           'FeatureCache']
 
 # %% ../nbs/10_backbone.ipynb #7095186f
 @dataclass
@@ -113,6 +116,22 @@ def load_dinov2_weights(vit: VisionTransformer, path: str | Path, name: str) -> 
                          f"Expected {expected}")
     vit.load_state_dict(state)
 
+# %% ../nbs/10_backbone.ipynb #fb990944
+def official_position_embedding(table: torch.Tensor,  # (1, side², C) patch position embeddings of a square grid, no class token
+                                grid: tuple[int, int],  # (rows, columns) of patches wanted
+                                registers: bool = False,  # True: the register models' resize (output size, antialiased)
+                               ) -> torch.Tensor:
+    "Position embeddings (1, rows·columns, C) resized as the official DINOv2 `interpolate_pos_encoding` resizes them."
+    side = math.isqrt(table.shape[1])
+    if side * side != table.shape[1]:
+        raise ValueError(f"position table of {table.shape[1]} entries is not a square grid; pass the patch positions without the class token")
+    rows, columns = grid
+    if (rows, columns) == (side, side): return table
+    square = table.float().reshape(1, side, side, -1).permute(0, 3, 1, 2)
+    if registers: resized = F.interpolate(square, size=(rows, columns), mode="bicubic", antialias=True)
+    else: resized = F.interpolate(square, scale_factor=((rows + 0.1) / side, (columns + 0.1) / side), mode="bicubic", antialias=False)
+    return resized.permute(0, 2, 3, 1).reshape(1, rows * columns, -1).to(table.dtype)
+
 # %% ../nbs/10_backbone.ipynb #50a53f86
 def _create_vit(name: str, weights: str | Path | None) -> tuple[VisionTransformer, str]:
     "The timm model for backbone `name` with its weights, and a description of where they came from."
@@ -190,9 +209,35 @@ class DinoV2Backbone(nn.Module):
         "Patch-token grid(s) of `images` (B, 3, H, W) with H and W multiples of the patch size."
         check_image_size(*images.shape[-2:], self.patch_size)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            grids = self.vit.forward_intermediates(images, indices=self.out_blocks or 1, norm=True,
-                                                   intermediates_only=True)
+            grids = self.block_grids(images)
         return grids[-1] if self.out_blocks is None else grids
+
+# %% ../nbs/10_backbone.ipynb #1cb5c1e6
+@patch
+def tokens(self: DinoV2Backbone, images: torch.Tensor) -> torch.Tensor:
+    "Class, register and patch tokens of `images` with the official DINOv2 position embeddings added: the first block's input."
+    vit = self.vit
+    patches = vit.patch_embed(images)  # (B, rows, columns, C): timm's dynamic-size patch embedding
+    batch, rows, columns, dim = patches.shape
+    prefix = [t.expand(batch, -1, -1) for t in (vit.cls_token, vit.reg_token) if t is not None]
+    patches = patches.reshape(batch, rows * columns, dim)
+    with_class = 0 if vit.no_embed_class else vit.num_prefix_tokens  # entries of pos_embed before the patch positions
+    positions = official_position_embedding(vit.pos_embed[:, with_class:], (rows, columns), registers=vit.num_reg_tokens > 0)
+    if vit.no_embed_class: tokens = torch.cat(prefix + [patches + positions], dim=1)
+    else: tokens = torch.cat(prefix + [patches], dim=1) + torch.cat([vit.pos_embed[:, :with_class], positions], dim=1)
+    return vit.norm_pre(vit.patch_drop(vit.pos_drop(tokens)))
+
+@patch
+def block_grids(self: DinoV2Backbone, images: torch.Tensor) -> list[torch.Tensor]:
+    "Patch-token grids (B, C, rows, columns) after each of the last `out_blocks` blocks (default 1), through the final norm."
+    vit = self.vit
+    rows, columns = images.shape[-2] // self.patch_size, images.shape[-1] // self.patch_size
+    first = len(vit.blocks) - (self.out_blocks or 1)
+    x, grids = self.tokens(images), []
+    for i, block in enumerate(vit.blocks):
+        x = block(x)
+        if i >= first: grids.append(vit.norm(x)[:, vit.num_prefix_tokens:].transpose(1, 2).reshape(len(x), -1, rows, columns))
+    return grids
 
 # %% ../nbs/10_backbone.ipynb #66615b60
 def weights_fingerprint(backbone: DinoV2Backbone) -> str:

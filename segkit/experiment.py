@@ -197,7 +197,8 @@ def save_predictions(model: nn.Module, ds: SegmentationDataset, path: str | Path
     model.eval()
     device = next(model.parameters()).device
     n = min(n, len(ds))
-    fig, axes = new_figure(n, 4, (13, 3.3 * n))
+    height, width = ds[0][1].shape
+    fig, axes = new_figure(n, 4, (13, n * (3.25 * height / width + 0.4)))  # rows as tall as the images
     for row, i in zip(axes, range(n)):
         x, y = ds[i]
         out = model(x[None].to(device))

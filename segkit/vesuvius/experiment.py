@@ -40,7 +40,8 @@ from .data import VOLUME_CLASSES, VolumeDataset, vesuvius_train_val
 __all__ = ['EPOCH_SCORES', 'LOSS_SETTINGS', 'MONITORS', 'OVERLAP_COLUMNS', 'SHARE_COLUMNS', 'SCORE_COLUMNS', 'SWEEP_THRESHOLDS',
            'BinaryScore', 'binary_epoch_metrics', 'VesuviusExperiment', 'build_volume_experiment_loss',
            'build_volume_callbacks', 'build_volume_data', 'build_volume_experiment_model', 'build_volume_trainer',
-           'diagnose', 'evaluation_sections', 'plot_threshold_sweep', 'plot_foreground_epochs', 'plot_volume_slice']
+           'diagnose', 'evaluation_sections', 'plot_threshold_sweep', 'plot_foreground_epochs', 'plot_volume_slice',
+           'weight_candidates', 'kept_weights']
 
 # %% ../../nbs/65_vesuvius.experiment.ipynb #2a8a6e59
 EPOCH_SCORES = {"fg_dice": "dice", "fg_iou": "iou", "fg_precision": "precision", "fg_recall": "recall",
@@ -272,7 +273,7 @@ def diagnose(summary: dict,  # `VolumeEvaluation.summary`
         lines.append(f"Validation patches: predicted foreground {p0:.1%} at epoch {e0} → {p1:.1%} at epoch {e1} (true {q1:.1%}).")
     if loss and (sentence := _focal_sentence(loss)): lines.append(sentence)
     if "mean_score" in summary:
-        parts = {"TopoScore (approximate)": summary["mean_topo_score"], "Surface Dice": summary["mean_surface_dice"], "VOI score": summary["mean_voi_score"]}
+        parts = {"TopoScore": summary["mean_topo_score"], "Surface Dice": summary["mean_surface_dice"], "VOI score": summary["mean_voi_score"]}
         weakest = min(parts, key=parts.get)
         lines.append(f"Competition score {summary['mean_score']:.4f} (mean over volumes): " + ", ".join(f"{k} {v:.4f}" for k, v in parts.items())
                      + f"; the weakest part is {weakest}.")
@@ -281,7 +282,7 @@ def diagnose(summary: dict,  # `VolumeEvaluation.summary`
 # %% ../../nbs/65_vesuvius.experiment.ipynb #8a9b09ab
 OVERLAP_COLUMNS = {"dice": "Dice", "iou": "IoU", "precision": "Precision", "recall": "Recall"}
 SHARE_COLUMNS = {"predicted_foreground": "Predicted fg", "true_foreground": "True fg"}
-SCORE_COLUMNS = {"score": "Score", "topo_score": "TopoScore*", "surface_dice": "Surface Dice", "voi_score": "VOI score", "voi": "VOI"}
+SCORE_COLUMNS = {"score": "Score", "topo_score": "TopoScore", "surface_dice": "Surface Dice", "voi_score": "VOI score", "voi": "VOI"}
 
 def _formatted(frame: pd.DataFrame, first: dict, columns: dict) -> pd.DataFrame:
     "Columns of `frame` renamed and formatted: shares in %, the rest to 4 decimals."
@@ -289,8 +290,18 @@ def _formatted(frame: pd.DataFrame, first: dict, columns: dict) -> pd.DataFrame:
     cells.update({title: [format_value("share" if key in SHARE_COLUMNS else key, v) for v in frame[key]] for key, title in columns.items() if key in frame})
     return pd.DataFrame(cells)
 
+def _weights_table(compared: Sequence[dict]) -> str:
+    "Markdown: every evaluated set of weights with its monitored value and whole-volume scores, the kept one marked."
+    rows = [{"Weights": c["weights"], c["monitor"]: format_value("score", c["value"]), "Kept": "yes" if c["kept"] else "",
+             "Threshold": f"{c['summary']['threshold']:g}", **{t: format_value("score", c["summary"][k]) for k, t in OVERLAP_COLUMNS.items()},
+             **{f"Mean {t}": format_value("score", c["summary"][f"mean_{k}"]) for k, t in SCORE_COLUMNS.items() if f"mean_{k}" in c["summary"]}}
+            for c in compared]
+    return markdown_table(pd.DataFrame(rows), bold_rows=[i for i, c in enumerate(compared) if c["kept"]])
+
 def evaluation_sections(evaluation: VolumeEvaluation, weights: str, setup: str, epochs: Sequence[dict] = (),
-                        loss: dict | None = None) -> dict[str, str]:
+                        loss: dict | None = None,
+                        compared: Sequence[dict] = (),  # every evaluated set of weights (see `sections`)
+                       ) -> dict[str, str]:
     "Markdown of the report sections, by file name: evaluation, threshold sweep, foreground per epoch, diagnosis, score notes."
     s, table = evaluation.summary, evaluation.table
     pooled = {**{t: format_value("score", s[k]) for k, t in OVERLAP_COLUMNS.items()}, **{t: format_value("share", s[k]) for k, t in SHARE_COLUMNS.items()},
@@ -300,8 +311,13 @@ def evaluation_sections(evaluation: VolumeEvaluation, weights: str, setup: str, 
     evaluation_md = (f"# Whole-Volume Evaluation\n\n{s['volumes']} validation volumes, predicted whole with the {weights} by {setup}; "
                      f"threshold **{s['threshold']:g}** ({how}), connected components under {s['min_size']} voxels removed. "
                      f"Overlap scores and shares are pooled over all labelled voxels; competition scores are means over volumes "
-                     f"(*TopoScore approximated, see Score Notes).\n\n{markdown_table(pd.DataFrame([pooled]))}\n\n"
-                     f"Per volume:\n\n{markdown_table(volumes)}")
+                     f"(TopoScore by Betti matching, {s.get('topo_implementation', 'not computed')} implementation; see Score Notes)."
+                     f"\n\n{markdown_table(pd.DataFrame([pooled]))}\n\nPer volume:\n\n{markdown_table(volumes)}")
+    if len(compared) > 1:
+        monitor = compared[0]["monitor"]
+        evaluation_md += (f"\n\nWeights compared: each was evaluated on the whole volumes; the one with the better {monitor} on the "
+                          f"validation patches is kept (a tie keeps the best epoch) and is the one the rest of this report "
+                          f"describes.\n\n{_weights_table(compared)}")
     sweep = _formatted(evaluation.sweep, {"threshold": "Threshold"}, {**OVERLAP_COLUMNS, **SHARE_COLUMNS})
     chosen = [i for i, t in enumerate(evaluation.sweep.threshold) if math.isclose(t, s["threshold"])]
     sweep_md = ("# Threshold Sweep\n\nPooled over the validation volumes before small components are removed (chosen threshold in bold). "
@@ -355,32 +371,66 @@ def plot_volume_slice(volume: np.ndarray, label: np.ndarray, probability: np.nda
 # %% ../../nbs/65_vesuvius.experiment.ipynb #ee183c5a
 SWEEP_THRESHOLDS = DEFAULT_THRESHOLDS[1:-1]  # 0.05 ... 0.95: thresholds 0 and 1 are constant predictions, not choices
 
+def _is_better(value: float | None, other: float | None, mode: str) -> bool:
+    "Is monitored `value` strictly better than `other` (mode 'max' or 'min')? A missing or NaN value never is; any value beats one."
+    if value is None or math.isnan(value): return False
+    if other is None or math.isnan(other): return True
+    return value > other if mode == "max" else value < other
+
+def weight_candidates(trainer: Trainer) -> list[dict]:
+    "The weights the run can deliver: the best epoch (else the final weights), then the SWA average if any; each with its monitored value and state."
+    model = unwrap_model(trainer.model)
+    snapshot = lambda: {k: v.detach().clone() for k, v in model.state_dict().items()}
+    swa = next((c for c in trainer.callbacks if isinstance(c, SWA) and c.evaluation is not None), None)
+    candidates = []
+    if swa is not None:  # the average is in the model now: SWA swapped it in at the end of training
+        value = swa.evaluation.get(trainer.monitor)
+        candidates.append(dict(name="swa", weights=f"SWA average of {swa.snapshots} epochs ({trainer.monitor} {format_value('score', value)})", value=value, state=snapshot()))
+    if trainer.best is not None:
+        trainer.load_best()
+        candidates.insert(0, dict(name="best_epoch", value=trainer.best["value"], state=snapshot(),
+                                  weights=f"best epoch {trainer.best['epoch']} weights ({trainer.monitor} {trainer.best['value']:.4f})"))
+    if not candidates: candidates.append(dict(name="final", weights="final weights", value=None, state=snapshot()))
+    return candidates
+
+def kept_weights(candidates: Sequence[dict], mode: str) -> dict:
+    "The candidate with the better monitored value; the first (the best epoch) on a tie or when no value is known."
+    kept = candidates[0]
+    for candidate in candidates[1:]:
+        if _is_better(candidate["value"], kept["value"], mode): kept = candidate
+    return kept
+
 @patch
 def best_model(self: VesuviusExperiment, trainer: Trainer) -> tuple[nn.Module, str]:
-    "Put the weights to evaluate into the trainer's model (SWA average, else best epoch, else final) and say which they are."
-    model = unwrap_model(trainer.model)
-    swa = next((c for c in trainer.callbacks if isinstance(c, SWA) and c.evaluation is not None), None)
-    if swa is not None: return model, f"SWA average of {swa.snapshots} epochs"
-    if trainer.best is None: return model, "final weights"
-    trainer.load_best()
-    return model, f"best epoch {trainer.best['epoch']} weights ({trainer.monitor} {trainer.best['value']:.4f})"
+    "The trainer's model; which weights it delivers is decided in `sections`, by the whole-volume comparison."
+    return unwrap_model(trainer.model), "weights chosen by the whole-volume comparison"
 
 @patch
 def sections(self: VesuviusExperiment, trainer: Trainer, model: nn.Module, weights: str, val: VolumeDataset, compared: list[Path]):
-    "Whole-volume evaluation of `model`: report sections, `volume_scores.csv`, `evaluation.json` and three figures."
+    "Whole-volume evaluation of the best epoch and the SWA average (the better kept): sections, `volume_scores.csv`, `evaluation.json`, figures."
     out = trainer.run_dir
     window = dict(overlap=self.overlap, mirror_axes=(0, 1, 2) if self.mirror_tta else None, batch_size=self.batch_size)
-    evaluation = evaluate_volumes(model, val, self.patch_shape, self.threshold, self.threshold_criterion, SWEEP_THRESHOLDS,
-                                  self.min_size, **window)
+    candidates, evaluations = weight_candidates(trainer), {}
+    for candidate in candidates:
+        model.load_state_dict(candidate["state"])
+        evaluations[candidate["name"]] = evaluate_volumes(model, val, self.patch_shape, self.threshold, self.threshold_criterion,
+                                                          SWEEP_THRESHOLDS, self.min_size, **window)
+    kept = kept_weights(candidates, trainer.mode)
+    model.load_state_dict(kept["state"])
+    weights, evaluation = kept["weights"], evaluations[kept["name"]]
+    weighed = [dict(weights=c["weights"], monitor=trainer.monitor, value=c["value"], kept=c is kept, summary=evaluations[c["name"]].summary)
+                for c in candidates]
     setup = (f"sliding-window inference ({self.patch_size}³ windows, overlap {self.overlap:g}, Gaussian weighting"
              + (", mirror test-time augmentation" if self.mirror_tta else "") + ")")
     epochs = trainer.history
-    for name, text in evaluation_sections(evaluation, weights, setup, epochs, self.loss_settings()).items():
+    for name, text in evaluation_sections(evaluation, weights, setup, epochs, self.loss_settings(), weighed).items():
         atomic_write(out / "sections" / name, text + "\n")
     evaluation.table.to_csv(out / "volume_scores.csv", index=False)
-    write_json(out / "evaluation.json", {"weights": weights, "summary": evaluation.summary, "sweep": evaluation.sweep.to_dict("records")})
+    write_json(out / "evaluation.json", {"weights": weights, "summary": evaluation.summary, "sweep": evaluation.sweep.to_dict("records"),
+                                         "compared": weighed})
     plot_threshold_sweep(evaluation.sweep, evaluation.summary["threshold"], out / "figures" / "threshold_sweep.png")
     plot_foreground_epochs(epochs, trainer.best and trainer.best["epoch"], out / "figures" / "foreground.png")
     volume, label = val.load(0)
     plot_volume_slice(volume, label, predict_probabilities(model, volume, self.patch_shape, **window), evaluation.summary["threshold"],
                       self.min_size, out / "figures" / "volume_slice.png", f"volume {val.volume_ids[0]}:")
+
