@@ -24,7 +24,7 @@ from .callbacks import HOOKS, Callback, improved
 from .io import atomic_torch_save, atomic_write, write_json
 from .metrics import BatchMeanIoU, ConfusionMatrix
 from .optim import build_optimizer, build_schedule
-from .recorder import RecordedTrainer, RunRecorder, TrainingDiverged, load_checkpoint, load_trainable_state_dict, trainable_state_dict, unwrap_model
+from .recorder import (RecordedTrainer, RunRecorder, TrainingDiverged, load_checkpoint, load_trainable_state_dict, trainable_state_dict, unwrap_model)
 
 # %% auto #0
 __all__ = ['TRAINER_GROUPS', 'argmax_predictions', 'evaluate', 'OptimizerSettings', 'ScheduleSettings', 'RuntimeSettings',

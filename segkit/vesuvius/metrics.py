@@ -21,6 +21,7 @@ from .data import VOLUME_IGNORE_INDEX
 from .models import predict_probabilities
 from .data import VolumeDataset, read_label
 
+
 # %% auto #0
 __all__ = ['SCORE_NOTES', 'CONNECTIVITY', 'THRESHOLD_CRITERIA', 'SURFACE_AREA', 'BETTI_IMPLEMENTATIONS', 'TOPO_WEIGHTS',
            'COMPETITION_COLUMNS', 'neighbourhood', 'remove_small_components', 'postprocess', 'choose_threshold',
