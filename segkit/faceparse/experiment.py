@@ -31,6 +31,7 @@ from .submission import make_submission
 from ..synthetic import project_root, resolve_dataset
 from ..trainer import Trainer
 from ..recorder import unwrap_model
+from ..data import check_masks
 
 # %% auto #0
 __all__ = ['FaceExperiment', 'build_face_data', 'build_face_experiment_model', 'build_face_experiment_loss', 'build_face_trainer',
@@ -95,15 +96,11 @@ def check(self: FaceExperiment):
 # %% ../../nbs/84_faceparse.experiment.ipynb #6aa5d012
 def build_face_data(cfg: FaceExperiment) -> tuple[SegmentationDataset, SegmentationDataset, Path]:
     "Train and val datasets with the experiment's face transforms, and the data folder."
-    target = project_root() / cfg.data_dir if cfg.data_dir else None  # resolve_dataset's rule for relative folders
-    if cfg.dataset == "synthetic" and target and (target / "images").is_dir() and not (target / "synthetic.json").exists():
-        raise DataError(f"{cfg.data_dir} holds images that segkit did not generate; synthetic faces would overwrite "
-                        f"them. Pass another data_dir (or None) for synthetic data")
-    root = resolve_dataset(cfg.dataset, cfg.data_dir, "faces", n=cfg.synthetic_images,
+    root = resolve_dataset(cfg.dataset, None if cfg.dataset == "synthetic" else cfg.data_dir, "faces", n=cfg.synthetic_images,
                            size=cfg.image_size if cfg.preset == "smoke" else 512, seed=cfg.seed)
     train, val = face_train_val(root, face_transforms(cfg.augmentation, cfg.image_size, train=True),
                                 face_transforms(cfg.augmentation, cfg.image_size, train=False), cfg.val_fraction, cfg.seed)
-    for ds in (train, val): ds.aug_seed = cfg.seed
+    for ds in (train, val): ds.aug_seed = cfg.seed; check_masks(ds)  # every mask checked before training starts
     return train, val, root
 
 # %% ../../nbs/84_faceparse.experiment.ipynb #3c0504d3

@@ -22,6 +22,7 @@ from ..optim import OPTIMIZERS, SCHEDULES
 from ..synthetic import resolve_dataset
 from ..trainer import Trainer
 from ..experiment import Experiment, check_choice, experiment_trainer, register_experiment, run_dir
+from ..data import check_masks
 
 # %% auto #0
 __all__ = ['CLASS_WEIGHTS', 'SegExperiment', 'build_data', 'build_experiment_model', 'build_experiment_loss', 'KeyedDataset',
@@ -93,11 +94,11 @@ def check(self: SegExperiment):
 def build_data(cfg: SegExperiment) -> tuple[SegmentationDataset, SegmentationDataset, Path]:
     "Train and val datasets with the experiment's transforms, and the data folder."
     size = (cfg.width, cfg.height)
-    root = resolve_dataset(cfg.dataset, cfg.data_dir, "offroad", n_train=cfg.synthetic_train, n_val=cfg.synthetic_val,
+    root = resolve_dataset(cfg.dataset, None if cfg.dataset == "synthetic" else cfg.data_dir, "offroad", n_train=cfg.synthetic_train, n_val=cfg.synthetic_val,
                            size=size if cfg.preset == "smoke" else (960, 540), seed=cfg.seed)
     train, val = offroad_train_val(root, build_transforms(cfg.augment, size, train=True),
                                    build_transforms("none", size, train=False), seed=cfg.seed)
-    for ds in (train, val): ds.aug_seed = cfg.seed
+    for ds in (train, val): ds.aug_seed = cfg.seed; check_masks(ds)  # every mask checked before training starts
     return train, val, root
 
 def _head_kwargs(head: str, width: int | None) -> dict:
@@ -111,7 +112,7 @@ def build_experiment_model(cfg: SegExperiment, num_classes: int) -> SegModel:
     return build_model(cfg.backbone, cfg.head, num_classes, weights=cfg.weights, **_head_kwargs(cfg.head, cfg.head_width))
 
 def build_experiment_loss(cfg: SegExperiment, train: SegmentationDataset) -> nn.Module:
-    "The experiment's loss; class weights come from the train split's class statistics (cached next to the data)."
+    "The experiment's loss; class weights come from the train split's class statistics (cached in segkit's cache folder)."
     weights = class_weights(class_stats(train), cfg.class_weights, normalize=True).tolist() if cfg.class_weights else None
     kw = {"ce": dict(class_weights=weights), "focal": dict(gamma=cfg.focal_gamma, alpha=weights),
           "dice": {}, "focal_dice": dict(gamma=cfg.focal_gamma, alpha=weights, focal_weight=cfg.focal_weight,

@@ -31,6 +31,7 @@ from .models import (SEED_STEPS, THRESHOLD_SCHEDULES, TRUNKS, DeepLabV2, ImageFo
 from ..synthetic import resolve_dataset
 from ..trainer import RuntimeSettings
 from ..recorder import load_checkpoint, load_trainable_state_dict
+from ..data import check_masks
 
 # %% auto #0
 __all__ = ['SECTION_FILES', 'S4GANExperiment', 'planned_runs', 'build_s4gan_data', 'build_s4gan_trainer', 'alarm_observation',
@@ -125,11 +126,11 @@ def planned_runs(cfg: S4GANExperiment, now: datetime | None = None) -> list[S4GA
 def build_s4gan_data(cfg: S4GANExperiment) -> tuple[SegmentationDataset, ImageFolderDataset, SegmentationDataset, Path]:
     "(labeled, unlabeled, val) datasets and the data folder of the experiment."
     size = (cfg.width, cfg.height)
-    root = resolve_dataset(cfg.dataset, cfg.data_dir, "offroad", n_train=cfg.synthetic_train, n_val=cfg.synthetic_val,
+    root = resolve_dataset(cfg.dataset, None if cfg.dataset == "synthetic" else cfg.data_dir, "offroad", n_train=cfg.synthetic_train, n_val=cfg.synthetic_val,
                            size=size if cfg.preset == "smoke" else (960, 540), seed=cfg.seed)
     train_transform = build_transforms(cfg.augment, size, train=True)
     train, val = offroad_train_val(root, train_transform, build_transforms("none", size, train=False), seed=cfg.seed)
-    for ds in (train, val): ds.aug_seed = cfg.seed
+    for ds in (train, val): ds.aug_seed = cfg.seed; check_masks(ds)  # every mask checked before training starts
     labeled, unlabeled = split_labeled(train, cfg.labeled_ratio, cfg.seed)
     if cfg.unlabeled_dir is not None: unlabeled = ImageFolderDataset(cfg.unlabeled_dir, train_transform, cfg.seed)
     return labeled, unlabeled, val, root

@@ -190,7 +190,7 @@ def build_volume_callbacks(cfg: VesuviusExperiment) -> list[Callback]:
 # %% ../../nbs/65_vesuvius.experiment.ipynb #964b5e3d
 def build_volume_data(cfg: VesuviusExperiment) -> tuple[VolumeDataset, VolumeDataset, Path]:
     "Training and validation patch datasets of the fold, and the data folder (synthetic volumes generated once)."
-    root = resolve_dataset(cfg.dataset, cfg.data_dir, "vesuvius", n=cfg.synthetic_volumes, shape=[cfg.synthetic_size] * 3, seed=cfg.seed)
+    root = resolve_dataset(cfg.dataset, None if cfg.dataset == "synthetic" else cfg.data_dir, "vesuvius", n=cfg.synthetic_volumes, shape=[cfg.synthetic_size] * 3, seed=cfg.seed)
     train, val = vesuvius_train_val(root, cfg.fold, cfg.n_folds, cfg.patch_shape, cfg.augment, cfg.foreground_fraction,
                                     cfg.samples_per_volume, seed=cfg.seed, cache=cfg.dataset == "synthetic")
     return train, val, root
