@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from segkit.vesuvius.metrics import betti_matching_implementation, official_comparison
+from segkit.vesuvius.betti import betti_matching_implementation
+from segkit.vesuvius.metrics import official_comparison
 
 DATA = Path(__file__).resolve().parent / "data"
 PARTS = ("score", "topo_score", "surface_dice", "voi", "voi_score")
