@@ -22,6 +22,8 @@ from .report import update_index, write_report
 from .synthetic import project_root
 from .trainer import OptimizerSettings, RuntimeSettings, ScheduleSettings, Trainer, trainer_settings
 from .recorder import unwrap_model
+from .observations import parse_expectation
+from .runs import check_run_name
 
 # %% auto #0
 __all__ = ['PRESETS', 'SMOKE_LR', 'EXPERIMENTS', 'TRAINER_SETTINGS', 'coerce_param', 'check_choice', 'Experiment',
@@ -34,6 +36,11 @@ def coerce_param(name: str, value):
     "Command-line spellings: `-p weights None` is None, `-p compare_to phase1,phase2` or '[]' a list."
     if isinstance(value, str) and value in ("None", "null"): value = None
     if name == "compare_to" and value is None: return []
+    if name == "expect" and value is None: return {}
+    if name == "expect" and isinstance(value, str):
+        try: return json.loads(value)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"expect={value!r} is not JSON: write it as '{{\"val_miou\": \">=0.55\"}}' ({e})") from None
     if name == "compare_to" and isinstance(value, str):
         return json.loads(value) if value.startswith("[") else [v.strip() for v in value.split(",") if v.strip()]
     return value
@@ -63,6 +70,9 @@ class Experiment:
     run_name: str | None = None  # None: <experiment>-<date>-<time>
     compare_to: list = field(default_factory=list)  # run names, or experiment names (the newest run of that experiment)
     resume: bool = False  # continue the run `run_name` from its last checkpoint
+    objective: str | None = None  # what this run should show, in one sentence (the report opens with it)
+    expect: dict = field(default_factory=dict)  # checks on recorded numbers, e.g. {"val_miou": ">=0.55"}: verdicts in the report
+    parent: str | None = None  # the run this one changes (a run name, or an experiment name: its newest run)
 
     DATASETS = ("synthetic",)
     NOTEBOOKS = {}  # notebook name -> the values it sets differently from the class defaults
@@ -130,8 +140,10 @@ def validated(self: Experiment) -> Experiment:
     if self.weight_decay < 0: raise ValueError(f"weight_decay={self.weight_decay} must be non-negative")
     if self.patience is not None and self.patience < 1:
         raise ValueError(f"patience={self.patience} must be at least 1, or None for no early stopping")
-    if self.run_name is not None and ("/" in str(self.run_name) or str(self.run_name) in ("", ".", "..")):
-        raise ValueError(f"run_name={self.run_name!r} must be a folder name under reports/, without '/'")
+    if self.run_name is not None: check_run_name(self.run_name)
+    if self.parent is not None: check_run_name(self.parent)
+    if not isinstance(self.expect, dict): raise ValueError(f"expect must be a dict of checks, e.g. {{'val_miou': '>=0.55'}}; got {self.expect!r}")
+    for key, spec in self.expect.items(): parse_expectation(key, spec)
     if not isinstance(self.compare_to, (list, tuple)): raise ValueError(f"compare_to must be a list of run names, got {self.compare_to!r}")
     if self.resume and not self.run_name: raise ValueError("resume=True needs run_name: the run folder to continue")
     self.check()
