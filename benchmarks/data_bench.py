@@ -28,9 +28,9 @@ def image_decode(tmp, median_time, n=32, size=(644, 364)):
     torch.set_num_threads(1); cv2.setNumThreads(1)
     try:
         bench = "phase 3 image decode + resize, one worker thread (960x540 PNG -> 644x364)"
-        def rate(t): return f"{n / t:.0f} images/s"
+        def rate(t): return f"{n / t:.1f} images/s"
         rows = []
-        for name, reference in (("PIL (convert RGB, bilinear resize)", pil_path), ("torchvision.io.decode_png + resize", torchvision_path)):
+        for name, reference in (("PIL (convert RGB, antialiased bilinear resize)", pil_path), ("torchvision.io.decode_png + resize", torchvision_path)):
             segkit, other = timing.compare(cv2_path, reference)
             rows.append(timing.row(bench, f"segkit read_rgb (cv2) + cv2.resize vs {name}; {n} synthetic PNGs (compression 1)",
                                 segkit, other, fmt=rate))
