@@ -44,6 +44,7 @@ lab: $(STAMP)
 	env -u MPLBACKEND $(BIN)/jupyter lab --allow-root nbs/
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e ".[bench]"
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -21,7 +21,7 @@ def _class_indices(pred_or_logits: Tensor, # class indices shaped like `target`,
                    target: Tensor, # integer class indices (B,...)
                    num_classes: int, # K, the number of classes
                   ) -> Tensor:
-    "Integer class predictions shaped like `target`, taking the argmax over dim 1 of logits."
+    "Integer class predictions shaped like `target`: the index of the maximum over dim 1 of logits."
     if target.is_floating_point():
         raise TypeError(f"target has dtype {target.dtype}; pass integer class indices (e.g. `target.long()`)")
     if pred_or_logits.dim() == target.dim() + 1:
@@ -31,7 +31,7 @@ def _class_indices(pred_or_logits: Tensor, # class indices shaped like `target`,
                              "expected (B,K,...) with the target's (B,...) around the class axis")
         if logits.shape[1] != num_classes:
             raise ValueError(f"logits have {logits.shape[1]} classes at dim 1 but num_classes={num_classes}")
-        return logits.argmax(1)
+        return logits.max(1).indices
     if pred_or_logits.shape != target.shape:
         raise ValueError(f"predictions {tuple(pred_or_logits.shape)} do not match target {tuple(target.shape)}: "
                          "pass class indices shaped like the target or logits (B,K,...)")
@@ -47,6 +47,15 @@ def _raise_bad_values(values: Tensor, bad: Tensor, what: str, allowed: str, igno
     raise ValueError(f"{what} contains {found}, outside {allowed} and not ignore_index={ignore_index}: "
                      "check num_classes, or map those values to ignore_index before computing metrics")
 
+def _check_labelled(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int):
+    "Raise naming any target or prediction outside [0, K) at a labelled pixel: the exact scan behind the range checks."
+    labelled = target != ignore_index
+    for values, what in ((target, "target"), (pred, "predictions")):
+        bad = labelled & ((values < 0) | (values >= num_classes))
+        if bool(bad.any()): _raise_bad_values(values, bad, what, f"the classes [0, {num_classes})", ignore_index)
+
+_IGNORE_ROW_LIMIT = 4096   # an ignore_index in [K, this) gets its own row of bins instead of a `where` pass
+
 def _confusion_counts(pred_or_logits: Tensor, # class indices shaped like `target`, or logits (B,K,...)
                       target: Tensor, # integer class indices (B,...), `ignore_index` where unlabelled
                       num_classes: int, # K, the number of classes
@@ -56,22 +65,27 @@ def _confusion_counts(pred_or_logits: Tensor, # class indices shaped like `targe
     "Confusion counts (rows = ground truth, columns = prediction) on the predictions' device."
     pred = _class_indices(pred_or_logits, target, num_classes).long()
     target = target.to(pred.device).long()
-    valid = target != ignore_index
-    bad_target = valid & ((target < 0) | (target >= num_classes))
-    bad_pred = valid & ((pred < 0) | (pred >= num_classes))
-    if bool((bad_target | bad_pred).any()):
-        allowed = f"the classes [0, {num_classes})"
-        if bool(bad_target.any()): _raise_bad_values(target, bad_target, "target", allowed, ignore_index)
-        _raise_bad_values(pred, bad_pred, "predictions", allowed, ignore_index)
-    cells = num_classes * num_classes
-    index = target * num_classes + pred
+    if pred_or_logits.dim() == target.dim():   # index predictions; those from logits are always in [0, K)
+        low, high = pred.aminmax()
+        if low < 0 or high >= num_classes:
+            _check_labelled(pred, target, num_classes, ignore_index)   # raises unless they are all at ignored pixels
+            pred = pred.masked_fill(target == ignore_index, 0)
+    stride = num_classes + 1   # column K is never a prediction
+    own_row = num_classes <= ignore_index < _IGNORE_ROW_LIMIT
+    rows = ignore_index + 1 if own_row else num_classes
+    index = torch.add(pred, target, alpha=stride)
+    if not own_row: index = torch.where(target != ignore_index, index, num_classes)
+    low, high = index.aminmax()
+    if low < 0 or high >= rows * stride: _check_labelled(pred, target, num_classes, ignore_index)   # a target is off: raises
     images = target.shape[0] if per_image else 1
     if per_image:
         image = torch.arange(images, device=pred.device).view(-1, *[1] * (target.dim() - 1))
-        index = index + image * cells
-    index = torch.where(valid, index, images * cells)
-    counts = torch.bincount(index.flatten(), minlength=images * cells + 1)[:images * cells]
-    return counts.view(images, num_classes, num_classes) if per_image else counts.view(num_classes, num_classes)
+        index = index + image * (rows * stride)
+    counts = torch.bincount(index.flatten(), minlength=images * rows * stride).view(images, rows, stride)
+    if own_row and bool(counts[:, num_classes:ignore_index].any()):   # a target in [K, ignore_index): raises
+        _check_labelled(pred, target, num_classes, ignore_index)
+    matrix = counts[:, :num_classes, :num_classes].contiguous()
+    return matrix if per_image else matrix[0]
 
 # %% ../nbs/21_metrics.ipynb #b44b113d
 def _overlap_scores(tp: Tensor, fp: Tensor, fn: Tensor) -> dict[str, Tensor]:

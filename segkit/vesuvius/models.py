@@ -182,10 +182,13 @@ def _outer(vectors: Sequence[Tensor]) -> Tensor:
     for v in vectors[1:]: result = result[..., None] * v
     return result
 
+def _gaussian_axes(patch_size: Sequence[int], sigma_scale: float = 1 / 8) -> list[Tensor]:
+    "The 1-D float64 Gaussian of each axis whose outer product is `gaussian_importance`."
+    return [torch.exp(-0.5 * ((torch.arange(p, dtype=torch.float64) - p // 2) / (p * sigma_scale)) ** 2) for p in patch_size]
+
 def gaussian_importance(patch_size: Sequence[int], sigma_scale: float = 1 / 8) -> Tensor:
     "Separable Gaussian weights over a patch, centred at patch // 2 with sigma = patch * sigma_scale, maximum 1."
-    axes = [torch.exp(-0.5 * ((torch.arange(p, dtype=torch.float64) - p // 2) / (p * sigma_scale)) ** 2) for p in patch_size]
-    return _outer(axes).float()
+    return _outer(_gaussian_axes(patch_size, sigma_scale)).float()
 
 # %% ../../nbs/62_vesuvius.models.ipynb #01493386
 def _mirror_sets(mirror_axes: Sequence[int] | None) -> list[tuple[int, ...]]:
@@ -196,13 +199,32 @@ def _mirror_sets(mirror_axes: Sequence[int] | None) -> list[tuple[int, ...]]:
 @torch.inference_mode()
 def _predict_batch(model: nn.Module, batch: Tensor, mirror_sets: list[tuple[int, ...]]) -> Tensor:
     "Logits of a batch of windows averaged over the mirrored predictions."
-    total = 0
-    for axes in mirror_sets:
+    total = model(batch).float()   # no copy when the model returns float32
+    for axes in mirror_sets[1:]:
         dims = [2 + a for a in axes]
-        total = total + (model(batch.flip(dims)).flip(dims) if dims else model(batch)).float()
-    return total / len(mirror_sets)
+        total = total + model(batch.flip(dims)).flip(dims)
+    return total / len(mirror_sets) if len(mirror_sets) > 1 else total
 
 # %% ../../nbs/62_vesuvius.models.ipynb #1e6dcbeb
+_WINDOW_WEIGHTS: dict[tuple, tuple[Tensor, list[Tensor]]] = {}
+
+def _window_weights(patch_size: Sequence[int], gaussian: bool, sigma_scale: float, device: torch.device) -> tuple[Tensor, list[Tensor]]:
+    "A window's weights and their 1-D factors, built once per patch size, weighting and device (never modified in place)."
+    key = (tuple(patch_size), gaussian, sigma_scale, str(device))
+    if key not in _WINDOW_WEIGHTS:
+        axes = _gaussian_axes(patch_size, sigma_scale) if gaussian else [torch.ones(p, dtype=torch.float64) for p in patch_size]
+        _WINDOW_WEIGHTS[key] = (_outer(axes).float().to(device), axes)
+    return _WINDOW_WEIGHTS[key]
+
+def _axis_weight_sums(axes: Sequence[Tensor], starts: Sequence[Sequence[int]], shape: Sequence[int]) -> list[Tensor]:
+    "Per axis, the sum of the 1-D window weights over the window origins: their outer product is the weight sum of the grid."
+    sums = []
+    for axis, origins, size in zip(axes, starts, shape):
+        total = torch.zeros(size, dtype=torch.float64)
+        for o in origins: total[o:o + len(axis)] += axis
+        sums.append(total)
+    return sums
+
 @torch.inference_mode()
 def sliding_window_inference(model: nn.Module,  # returns logits (B, K, *patch) in evaluation mode
                              volume: Tensor | np.ndarray,  # normalised volume (C, D, H, W) or (D, H, W)
@@ -223,26 +245,25 @@ def sliding_window_inference(model: nn.Module,  # returns logits (B, K, *patch) 
     shape = volume.shape[1:]
     before = [max(p - s, 0) // 2 for s, p in zip(shape, patch_size)]
     padding = [x for b, s, p in reversed(list(zip(before, shape, patch_size))) for x in (b, max(p - s, 0) - b)]
-    padded = F.pad(volume.float(), padding)
-    weights = gaussian_importance(patch_size, sigma_scale).to(device) if gaussian else torch.ones(tuple(patch_size), device=device)
-    windows = list(itertools.product(*[window_starts(s, p, overlap) for s, p in zip(padded.shape[1:], patch_size)]))
+    padded = F.pad(volume.float(), padding) if any(padding) else volume.float()
+    weights, axes = _window_weights(patch_size, gaussian, sigma_scale, device)
+    starts = [window_starts(s, p, overlap) for s, p in zip(padded.shape[1:], patch_size)]
+    windows = list(itertools.product(*starts))
     mirrors, was_training = _mirror_sets(mirror_axes), model.training
+    batch = torch.empty((min(batch_size, len(windows)), padded.shape[0], *patch_size), device=device)
     model.eval()
-    logits = weight_sum = None
+    logits = None
     try:
         for first in range(0, len(windows), batch_size):
-            chunk = windows[first:first + batch_size]
-            slices = [tuple(slice(o, o + p) for o, p in zip(origin, patch_size)) for origin in chunk]
-            predicted = _predict_batch(model, torch.stack([padded[(slice(None), *s)] for s in slices]).to(device), mirrors)
-            if logits is None:
-                logits = torch.zeros((predicted.shape[1], *padded.shape[1:]), device=device)
-                weight_sum = torch.zeros(padded.shape[1:], device=device)
-            for s, window_logits in zip(slices, predicted):
-                logits[(slice(None), *s)] += window_logits * weights
-                weight_sum[s] += weights
+            slices = [tuple(slice(o, o + p) for o, p in zip(origin, patch_size)) for origin in windows[first:first + batch_size]]
+            for window, s in zip(batch, slices): window.copy_(padded[(slice(None), *s)])
+            predicted = _predict_batch(model, batch[:len(slices)], mirrors)
+            if logits is None: logits = torch.zeros((predicted.shape[1], *padded.shape[1:]), device=device)
+            for s, window_logits in zip(slices, predicted): logits[(slice(None), *s)].addcmul_(window_logits, weights)
     finally: model.train(was_training)
-    logits /= weight_sum
-    return logits[(slice(None), *[slice(b, b + s) for b, s in zip(before, shape)])]
+    inside = [slice(b, b + s) for b, s in zip(before, shape)]
+    weight_sum = _outer([total[i] for total, i in zip(_axis_weight_sums(axes, starts, padded.shape[1:]), inside)])
+    return logits[(slice(None), *inside)].div_(weight_sum.to(device, torch.float32))
 
 # %% ../../nbs/62_vesuvius.models.ipynb #d49cbde1
 def predict_probabilities(model: nn.Module, volume: np.ndarray, patch_size: Sequence[int] = (128, 128, 128), **window_kwargs) -> np.ndarray:
