@@ -124,9 +124,14 @@ class RuntimeSettings:
             raise ValueError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}")
 
     def accelerator(self, **kw) -> Accelerator:
-        "An `Accelerator` on this device and precision (`kw`: its other arguments)."
-        precision = self.mixed_precision if torch.cuda.is_available() or self.mixed_precision == "bf16" else "no"
-        return Accelerator(cpu=self.device == "cpu", mixed_precision=precision, **kw)
+        "An `Accelerator` on this device and precision (`kw`: its other arguments); says so when the precision asked for is not possible."
+        cuda = torch.cuda.is_available() and self.device != "cpu"
+        precision = self.mixed_precision if cuda or self.mixed_precision == "bf16" else "no"
+        if precision != self.mixed_precision:
+            warnings.warn(f"mixed_precision={self.mixed_precision!r} needs a GPU; this run uses fp32 on the CPU "
+                          "(config.json records the precision used)", stacklevel=2)
+        # without a GPU, Accelerate joins a torchrun/accelerate process group only when told it runs on the CPU
+        return Accelerator(cpu=not cuda, mixed_precision=precision, **kw)
 
 @dataclass
 class EvaluationSettings:
