@@ -4,26 +4,19 @@
 
 # %% ../nbs/32_recorder.ipynb #245e9e9a
 from __future__ import annotations
-import csv, io, json, math, os, pickle, platform, random, socket, subprocess, time, warnings
+import csv, io, json, os, pickle, platform, random, socket, subprocess
 from collections import OrderedDict
-from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
 from fastcore.basics import patch
 from torch import nn
-from tqdm.auto import tqdm
 
 import segkit
-from .callbacks import HOOKS, Callback, improved
 from .io import atomic_torch_save, atomic_write, write_json
-from .metrics import BatchMeanIoU, ConfusionMatrix
-from .optim import build_optimizer, build_schedule
 
 # %% auto #0
 __all__ = ['git_commit', 'environment_info', 'unwrap_model', 'trainable_state_dict', 'load_trainable_state_dict', 'rng_state',

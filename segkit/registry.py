@@ -5,7 +5,7 @@
 # %% ../nbs/01_registry.ipynb #2ce23ef4
 from __future__ import annotations
 import difflib
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 # %% auto #0
 __all__ = ['UnknownNameError', 'unknown_name', 'Registry']

@@ -13,7 +13,7 @@ import pandas as pd
 from .figures import (ADVERSARIAL_COLUMNS, FIGURES, plot_adversarial, plot_class_bars, plot_curves, plot_lr, plot_runs)
 from .io import atomic_write
 from .observations import OBSERVATIONS, Observation, check_expectations, missing_comparisons, observe
-from .runs import (Run, SUMMARY_METRICS, changed_settings, column_title, config_table, flat_config, format_at, format_change, format_count, format_date, format_duration, format_setting, format_value, load_run, per_class_frame, run_summary, summary_metrics)
+from .runs import (Run, changed_settings, column_title, config_table, flat_config, format_at, format_change, format_count, format_date, format_duration, format_setting, format_value, load_run, per_class_frame, run_summary, summary_metrics)
 from .runs import compare_runs  # re-exported: the whole report API (write_report, write_comparison, compare_runs, update_index) is here
 
 # %% auto #0

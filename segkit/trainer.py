@@ -4,10 +4,8 @@
 
 # %% ../nbs/33_trainer.ipynb #245e9e9a
 from __future__ import annotations
-import csv, io, json, math, os, pickle, platform, random, socket, subprocess, time, warnings
-from collections import OrderedDict
+import json, math, os, time, warnings
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -19,9 +17,7 @@ from fastcore.basics import patch
 from torch import nn
 from tqdm.auto import tqdm
 
-import segkit
-from .callbacks import HOOKS, Callback, improved
-from .io import atomic_torch_save, atomic_write, write_json
+from .callbacks import Callback, improved
 from .metrics import BatchMeanIoU, ConfusionMatrix
 from .optim import build_optimizer, build_schedule
 from .recorder import (RecordedTrainer, RunRecorder, TrainingDiverged, load_checkpoint, load_trainable_state_dict, trainable_state_dict, unwrap_model)

@@ -4,20 +4,15 @@
 
 # %% ../../nbs/80_faceparse.data.ipynb #8176319c
 from __future__ import annotations
-import hashlib, json, os, random
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import Sequence
 
 import albumentations as A
 import cv2
 import numpy as np
-import pandas as pd
-import torch
 from albumentations.pytorch import ToTensorV2
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
 
-from ..io import atomic_write
 from ..data import (ClassInfo, HorizontalFlipSwap, IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, LabelEncoder, SegmentationDataset, pair_files, random_split_indices, read_palette_mask)
 from ..registry import Registry
 from ..synthetic import SYNTHETIC

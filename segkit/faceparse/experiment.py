@@ -15,7 +15,7 @@ from torch import nn
 
 from ..callbacks import EarlyStopping
 from .data import FACE_CLASSES, face_train_val
-from ..data import DataError, SegmentationDataset
+from ..data import SegmentationDataset
 from ..experiment import Experiment, check_choice, experiment_trainer, register_experiment, run_dir
 from .models import CE7454_PARAM_CAP, FACE_MODELS
 from .data import FACE_AUGMENTATIONS
@@ -28,9 +28,8 @@ from ..optim import OPTIMIZERS, SCHEDULES
 from ..report import markdown_table
 from ..runs import format_value
 from .submission import make_submission
-from ..synthetic import project_root, resolve_dataset
+from ..synthetic import resolve_dataset
 from ..trainer import Trainer
-from ..recorder import unwrap_model
 from ..data import check_masks
 
 # %% auto #0

@@ -4,12 +4,8 @@
 
 # %% ../../nbs/82_faceparse.metrics.ipynb #16484c9e
 from __future__ import annotations
-import copy
-from typing import Sequence
 
-import pandas as pd
 import torch
-from fastcore.basics import patch
 from torch import Tensor
 from ..metrics import StreamingMetric, _confusion_counts
 

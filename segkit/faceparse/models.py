@@ -8,17 +8,14 @@ import argparse, math
 from pathlib import Path
 from typing import Sequence
 
-import albumentations as A
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from albumentations.pytorch import ToTensorV2
 from PIL import Image
 from torch import nn
 
-from .data import FACE_CLASSES, face_flip_pairs, write_palette_mask
-from ..data import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, HorizontalFlipSwap
+from .data import write_palette_mask
+from ..data import IMAGENET_MEAN, IMAGENET_STD
 from ..heads import MODELS, count_parameters
 from ..registry import Registry, UnknownNameError
 

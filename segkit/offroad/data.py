@@ -4,20 +4,13 @@
 
 # %% ../../nbs/50_offroad.data.ipynb #6c53adc7
 from __future__ import annotations
-import hashlib, json, os, random
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
 
 import albumentations as A
 import cv2
 import numpy as np
-import pandas as pd
 import torch
-from albumentations.pytorch import ToTensorV2
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
 
-from ..io import atomic_write
 import math
 from ..data import (ClassInfo, DataError, LabelEncoder, MISSING_DATA_HINT, SegmentationDataset, pair_files, random_split_indices, read_raw_mask)
 from ..synthetic import SYNTHETIC

@@ -4,22 +4,11 @@
 
 # %% ../../nbs/63_vesuvius.betti.ipynb #cc4a248f
 from __future__ import annotations
-import itertools, json, math, tempfile
-from pathlib import Path
-from typing import NamedTuple, Sequence
 
 import numba
 import numpy as np
-import pandas as pd
-import torch
 from scipy import ndimage
-from surface_distance.lookup_tables import ENCODE_NEIGHBOURHOOD_3D_KERNEL, create_table_neighbour_code_to_surface_area
-from torch import nn
 
-from ..metrics import DEFAULT_THRESHOLDS, BinaryStats, binary_stats
-from .data import VOLUME_IGNORE_INDEX
-from .models import predict_probabilities
-from .data import VolumeDataset, read_label
 
 
 # %% auto #0

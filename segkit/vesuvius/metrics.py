@@ -8,7 +8,6 @@ import itertools, json, math, tempfile
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
-import numba
 import numpy as np
 import pandas as pd
 import torch
