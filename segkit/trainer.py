@@ -175,14 +175,15 @@ class Trainer(RecordedTrainer):
         self.loss, self.num_classes, self.class_names, self.epochs = loss, num_classes, class_names, epochs
         self.monitor, self.mode, self.eval_train, self.eval_every, self.ignore_index = ev.monitor, ev.mode, ev.eval_train, ev.eval_every, ev.ignore_index
         self.extra_metrics, self.predict, self.grad_clip = ev.extra_metrics, ev.predict, optim.grad_clip
-        self.steps_per_epoch = max(1, math.ceil(len(train_loader) / optim.accumulate))
         opt = build_optimizer(model, optim.optimizer, optim.lr, optim.weight_decay, optim.momentum, optim.nesterov, lr_mult=optim.lr_mult)
+        self.model, self.optimizer, self.train_loader, self.val_loader = self.accelerator.prepare(model, opt, train_loader, val_loader)
+        # steps per epoch of this process: the prepared loader is sharded over the processes, so the schedule keeps its length
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / optim.accumulate))
         self.scheduler = build_schedule(opt, schedule.schedule, epochs * self.steps_per_epoch,
                                         round(schedule.warmup_epochs * self.steps_per_epoch), schedule.poly_power,
                                         schedule.min_lr_ratio, schedule.restart_epochs and schedule.restart_epochs * self.steps_per_epoch,
                                         ev.mode, schedule.plateau_patience, schedule.plateau_factor)
         self.per_step_schedule = schedule.schedule != "plateau"
-        self.model, self.optimizer, self.train_loader, self.val_loader = self.accelerator.prepare(model, opt, train_loader, val_loader)
         self.settings = {"epochs": epochs, **flat_settings(optim, schedule, runtime),
                          **{k: getattr(ev, k) for k in ("monitor", "mode", "eval_train", "eval_every")}}
         self.recorder = RunRecorder(run_dir, self.accelerator, callbacks, quiet, config, header={"monitor": ev.monitor, "mode": ev.mode},
