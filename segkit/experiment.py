@@ -5,7 +5,7 @@
 # %% ../nbs/44_experiment.ipynb #ef458029
 from __future__ import annotations
 import ast, json, os
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -21,14 +21,14 @@ from .registry import Registry, unknown_name
 from .report import update_index, write_report
 from .synthetic import project_root
 from .trainer import OptimizerSettings, RuntimeSettings, ScheduleSettings, Trainer, trainer_settings
-from .recorder import unwrap_model
+from .recorder import remove_temp_files, unwrap_model
 from .observations import parse_expectation
 from .runs import check_run_name
 
 # %% auto #0
-__all__ = ['PRESETS', 'SMOKE_LR', 'EXPERIMENTS', 'TRAINER_SETTINGS', 'coerce_param', 'check_choice', 'injected_names',
-           'typed_param', 'Experiment', 'register_experiment', 'reports_dir', 'run_dir', 'find_runs',
-           'experiment_trainer', 'save_predictions']
+__all__ = ['PRESETS', 'SMOKE_LR', 'EXPERIMENTS', 'EXTENDS_RUN', 'TRAINER_SETTINGS', 'STOPPED', 'coerce_param', 'check_choice',
+           'injected_names', 'typed_param', 'Experiment', 'register_experiment', 'reports_dir', 'resume_changes',
+           'run_dir', 'find_runs', 'experiment_trainer', 'save_predictions', 'RunStopped', 'stop_message']
 
 # %% ../nbs/44_experiment.ipynb #e76471e8
 PRESETS = ("full", "smoke")
@@ -203,12 +203,26 @@ def reports_dir() -> Path:
     "`reports/` of the project, or `$SEGKIT_REPORTS_DIR` (tests write their runs elsewhere)."
     return Path(os.environ.get("SEGKIT_REPORTS_DIR") or project_root() / "reports")
 
+EXTENDS_RUN = ("epochs", "iterations", "patience", "compare_to", "objective", "expect", "resume", "num_workers")
+
+def resume_changes(stored: dict, new: dict) -> list[str]:
+    "The parameters ('loss: 'ce' -> 'dice'') that differ between a run's stored `params` and its resumption's, except `EXTENDS_RUN`."
+    new = json.loads(json.dumps(new, default=str))  # compared as config.json stores them (lists, strings)
+    return [f"{k}: {stored[k]!r} -> {new[k]!r}" for k in sorted(set(stored) & set(new)) if k not in EXTENDS_RUN and stored[k] != new[k]]
+
 def run_dir(cfg) -> Path:
-    "The folder of this run; refuses to overwrite an earlier run unless resuming it."
+    "The folder of this run; refuses to overwrite an earlier run unless resuming it, and a resumption that changes the experiment."
     name = cfg.run_name or f"{cfg.experiment}-{datetime.now():%Y%m%d-%H%M%S}"
     d = reports_dir() / name
+    remove_temp_files(d)
     if cfg.resume and not (d / "checkpoints" / "last.pth").exists():
-        raise FileNotFoundError(f"resume=True but {d}/checkpoints/last.pth does not exist; check run_name={name!r}")
+        raise FileNotFoundError(f"resume=True but {d}/checkpoints/last.pth does not exist (no epoch of that run finished, or "
+                                f"no such run); check run_name={name!r}, or start the run again without resume")
+    if cfg.resume and (d / "config.json").is_file():
+        changes = resume_changes(json.loads((d / "config.json").read_text()).get("params", {}), asdict(cfg))
+        if changes: raise ValueError(f"resume=True would continue {d} with other settings: {'; '.join(changes)}. A resumed run keeps "
+                                     f"its experiment: give the stored values again (they are in {d / 'config.json'}), or start "
+                                     f"a new run with another run_name. Only {', '.join(EXTENDS_RUN)} may change on resume.")
     if not cfg.resume and (d / "history.json").exists():
         raise FileExistsError(f"{d} already holds a run; pass resume=True to continue it or choose another run_name")
     return d
@@ -287,6 +301,7 @@ def report_checks(self: Experiment) -> list:
 def finish(self: Experiment, trainer: Trainer, val, **context) -> Path:
     "The end of a run: predictions of the delivered weights, the task's sections, report.md, the index; returns the report."
     out = trainer.run_dir
+    stop_message(trainer)
     model, weights = self.best_model(trainer)
     if model is not None and self.PREDICTIONS:
         save_predictions(model, val, out / FIGURES["predictions"][0], score=self.PREDICTION_SCORE)
@@ -295,4 +310,21 @@ def finish(self: Experiment, trainer: Trainer, val, **context) -> Path:
     report = write_report(out, compare_to=compared, checks=self.report_checks())
     update_index(reports_dir())
     print(f"run folder: {out}\nreport: {report}")
+    if trainer.status in STOPPED: raise RunStopped(f"the run {trainer.status}: {trainer.message}. Its report: {report}")
     return report
+
+# %% ../nbs/44_experiment.ipynb #a4b804c1
+STOPPED = ("diverged", "interrupted")
+
+class RunStopped(RuntimeError):
+    "The run diverged or was interrupted; its report was written."
+
+def stop_message(trainer) -> str:
+    "The trainer's message, corrected (and the history rewritten) when it names a checkpoints/last.pth that does not exist."
+    last = trainer.run_dir / "checkpoints" / "last.pth"
+    if trainer.status in STOPPED and "checkpoints/last.pth" in trainer.message and not last.exists():
+        reason = trainer.message.split("checkpoints/last.pth")[0].rstrip("; ").removesuffix(". Training stopped")
+        fix = "lower lr or set grad_clip, and " if trainer.status == "diverged" else ""
+        trainer.message = f"{reason}; no epoch finished, so there is no checkpoint to resume from: {fix}start the run again"
+        trainer.recorder.write_history()
+    return trainer.message
