@@ -1,4 +1,4 @@
-"Bad inputs of the data layer: each stops with the right error type and a message naming the file or parameter, the value and the fix."
+"Bad inputs of the data layer and of experiment parameters and runs: each stops with the right error type and a message naming the file or parameter, the value and the fix."
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 
@@ -21,6 +21,7 @@ def own_folders(tmp_path, monkeypatch):
     "Generated data and caches of these tests go to the test's own folder."
     monkeypatch.setenv("SEGKIT_SYNTHETIC_DIR", str(tmp_path / "synthetic"))
     monkeypatch.setenv("SEGKIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SEGKIT_REPORTS_DIR", str(tmp_path / "reports"))
 
 
 def offroad(root: Path, n: int = 3, split: str = "train") -> Path:
@@ -217,6 +218,63 @@ def _class_weight_method(t):
     return lambda: class_weights(st, "sqrt"), ValueError, ["'sqrt'", "valid: ['inverse', 'inv_share', 'median']"]
 
 
+# Parameters: the values the user gave are validated as given (a preset never replaces them), papermill's injected
+# names and types are checked, and a resume that would change the experiment is refused.
+def _params(**given):
+    from segkit.offroad.experiment import SegExperiment
+    return lambda: SegExperiment.from_namespace(given)
+
+def _smoke_batch_size_zero(t):
+    return _params(preset="smoke", batch_size=0), ValueError, ["batch_size=0", "must be at least 1"]
+
+def _smoke_backbone_typo(t):
+    return _params(preset="smoke", backbone="dinov2_tiyn"), UnknownNameError, ["backbone='dinov2_tiyn'", "did you mean 'dinov2_tiny'?"]
+
+def _smoke_width(t):
+    return _params(preset="smoke", width=225), ValueError, ["width=225", "multiple of the ViT patch size 14", "use 224"]
+
+def _injected_unknown_name(t):
+    "papermill -p dice_wieght 2.0: the kernel's globals hold the name, the injected cell says the user gave it."
+    return _params(In=["# Parameters\ndice_wieght = 2.0\n"], dice_wieght=2.0), UnknownNameError, \
+        ["unknown parameter 'dice_wieght'", "'dice_weight'", "did you mean 'dice_weight'?"]
+
+def _lr_not_a_number(t):
+    return _params(lr="abc"), TypeError, ["lr='abc'", "takes float", "-p lr 0.001"]
+
+def _fractional_epochs(t):
+    return _params(epochs=1.5), TypeError, ["epochs=1.5", "takes int", "whole number, e.g. -p epochs 2"]
+
+def _numeric_run_name(t):
+    return _params(run_name=7), TypeError, ["run_name=7", "takes str | None", "-r run_name 7"]
+
+def _resume_not_a_flag(t):
+    return _params(resume="yes"), TypeError, ["resume='yes'", "takes bool", "-p resume True"]
+
+def _stored_run(t, **params):
+    "A run folder 'r1' under t/reports as an earlier run left it (config.json, checkpoints/last.pth)."
+    from dataclasses import asdict
+    from segkit.offroad.experiment import SegExperiment
+    os.environ["SEGKIT_REPORTS_DIR"] = str(t / "reports")  # restored by the own_folders fixture
+    cfg = SegExperiment.from_namespace({"run_name": "r1", **params})
+    (t / "reports" / "r1" / "checkpoints").mkdir(parents=True); (t / "reports" / "r1" / "checkpoints" / "last.pth").touch()
+    (t / "reports" / "r1" / "config.json").write_text(json.dumps({"params": asdict(cfg)}))
+    return cfg
+
+def _resume_other_loss(t):
+    from dataclasses import replace
+    from segkit.experiment import run_dir
+    cfg = _stored_run(t)
+    return lambda: run_dir(replace(cfg, resume=True, loss="dice", epochs=20)), ValueError, \
+        ["resume=True would continue", "loss: 'ce' -> 'dice'", "give the stored values again", "config.json", "another run_name"]
+
+def _resume_missing_run(t):
+    from dataclasses import replace
+    from segkit.experiment import run_dir
+    cfg = _stored_run(t)
+    return lambda: run_dir(replace(cfg, resume=True, run_name="r2")), FileNotFoundError, \
+        ["r2/checkpoints/last.pth does not exist", "run_name='r2'", "without resume"]
+
+
 CASES = {f.__name__.strip("_"): f for f in [
     _missing_folder, _empty_folder, _wrong_extension_only, _orphan_image, _orphan_mask, _many_orphans,
     _unknown_mask_id, _background_zero, _wrong_size_pair, _corrupt_mask, _empty_mask_file, _corrupt_image,
@@ -225,7 +283,8 @@ CASES = {f.__name__.strip("_"): f for f in [
     _check_rgb_palette, _real_run_on_generated, _real_run_on_old_generated_in_place, _real_run_inside_synthetic_root,
     _real_without_data_dir, _real_folder_without_layout, _missing_val_split, _unknown_kind, _unknown_dataset,
     _foreign_folder_at_generated_path, _generated_marker_mismatch, _split_one_sample, _val_fraction,
-    _class_weight_method]}
+    _class_weight_method, _smoke_batch_size_zero, _smoke_backbone_typo, _smoke_width, _injected_unknown_name,
+    _lr_not_a_number, _fractional_epochs, _numeric_run_name, _resume_not_a_flag, _resume_other_loss, _resume_missing_run]}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -306,3 +365,37 @@ def test_kill_during_generation(tmp_path, files_before_kill, uninterrupted):
     d = Path(out.strip())
     assert _files(d) == expected  # complete and identical to an uninterrupted generation
     assert sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock")) == [d.name]  # temp removed
+
+
+def test_preset_never_replaces_a_users_value():
+    "-p preset smoke -p batch_size 3 trains with 3; what the user did not give, the preset fills."
+    from segkit.offroad.experiment import SegExperiment
+    cfg = SegExperiment.from_namespace({"preset": "smoke", "batch_size": 3, "epochs": 40, "lr": 1e-4})
+    assert (cfg.batch_size, cfg.epochs, cfg.lr) == (3, 40, 1e-4)
+    assert (cfg.backbone, cfg.weights, cfg.width, cfg.dataset) == ("dinov2_tiny", None, 224, "synthetic")
+    kernel = {**SegExperiment.defaults("phase3"), "In": ["# Parameters\npreset = 'smoke'\nbatch_size = 2\n"], "preset": "smoke"}
+    cfg = SegExperiment.from_namespace(kernel)  # papermill gave batch_size 2 (the default): kept; phase 3's epochs capped
+    assert (cfg.batch_size, cfg.epochs, cfg.backbone, cfg.optimizer) == (2, 10, "dinov2_tiny", "adamw")
+    assert SegExperiment.from_namespace({**kernel, "In": ["# Parameters\npreset = 'smoke'\n"]}).batch_size == 4
+
+
+def test_resume_may_extend_a_run(tmp_path):
+    from dataclasses import replace
+    from segkit.experiment import run_dir
+    cfg = _stored_run(tmp_path)
+    extended = replace(cfg, resume=True, epochs=40, patience=3, compare_to=["phase2"], objective="longer", expect={"val_miou": ">0.5"})
+    assert run_dir(extended) == tmp_path / "reports" / "r1"
+
+
+def test_stale_status_of_a_killed_process(tmp_path):
+    "A run whose process was killed says 'running' in history.json; segkit calls it stale, with its last update."
+    import socket
+    from segkit.report import update_index
+    from segkit.runs import example_history, load_run, write_example_run
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    history = {**example_history([0.3]), "status": "running", "pid": p.pid, "host": socket.gethostname(), "updated": "2026-03-01T10:00:00"}
+    run = write_example_run(tmp_path, "r1", history)
+    assert load_run(run).status == "running"
+    p.kill(); p.wait()
+    assert load_run(run).status == "stale"
+    assert "| stale (last update 2026-03-01 10:00) |" in update_index(tmp_path).read_text()
