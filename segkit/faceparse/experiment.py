@@ -67,6 +67,8 @@ class FaceExperiment(Experiment):
     submit: bool = False  # write <run>/submission.zip (CE7454 masks + self-contained solution)
 
     DATASETS = ("faces", "synthetic")
+    SUMMARY_METRICS = ("val_fscore", "val_miou", "val_loss")  # the CE7454 F-score first: what sweeps and comparisons show
+    SUMMARY_FIGURES = ("figures/curves.png", "figures/per_class_iou.png", "figures/predictions.png")
     NOTEBOOKS = {"faceparse": {}}
     # each prediction of the example figure is titled with its image's CE7454 F-score
     PREDICTION_SCORE = ("F-score", lambda pred, target, k: face_fscore(pred[None], target[None], k)[0].item())
@@ -123,7 +125,7 @@ def build_face_trainer(cfg: FaceExperiment, model: nn.Module, loss: nn.Module, t
                         "param_cap": CE7454_PARAM_CAP, "settings": model.config},
               "data": {"dataset": cfg.dataset, "root": str(data_root), "n_train": len(train), "n_val": len(val),
                        "class_names": train.class_names, "image_size": [cfg.image_size, cfg.image_size]},
-              "compare_to": list(cfg.compare_to or [])}
+              "summary_metrics": list(cfg.SUMMARY_METRICS), "summary_figures": list(cfg.SUMMARY_FIGURES), "compare_to": list(cfg.compare_to or [])}
     callbacks = [EarlyStopping("val_fscore", "max", cfg.patience)] if cfg.patience else []
     return experiment_trainer(cfg, model, loss, train, val, out, config, monitor="val_fscore", mode="max",
                               callbacks=callbacks, extra_metrics={"fscore": lambda: FScoreMeter(train.num_classes)})

@@ -63,6 +63,8 @@ class SegExperiment(Experiment):
     feature_cache: str = "auto"  # "auto" (memory when frozen + deterministic transform), "memory", "disk", "off"
 
     DATASETS = ("offroad", "synthetic")
+    SUMMARY_METRICS = ("val_miou", "val_mean_dice", "val_pixel_accuracy", "val_loss")  # what sweeps and comparisons show
+    SUMMARY_FIGURES = ("figures/curves.png", "figures/per_class_iou.png", "figures/predictions.png")
     NOTEBOOKS = {"phase1": {},
                  "phase2": dict(head_norm="batchnorm", class_weights="median", augment="phase2", optimizer="adamw", lr=5e-4,
                                 weight_decay=0.01, schedule="cosine", epochs=30, mixed_precision="fp16", patience=10,
@@ -167,6 +169,6 @@ def build_experiment_trainer(cfg: SegExperiment, model: SegModel, loss: nn.Modul
                         "feature_cache": cache or "off"},
               "data": {"dataset": cfg.dataset, "root": str(data_root), "n_train": len(train), "n_val": len(val),
                        "class_names": train.class_names, "image_size": [cfg.width, cfg.height]},
-              "compare_to": list(cfg.compare_to)}
+              "summary_metrics": list(cfg.SUMMARY_METRICS), "summary_figures": list(cfg.SUMMARY_FIGURES), "compare_to": list(cfg.compare_to)}
     callbacks = [EarlyStopping("val_miou", "max", cfg.patience)] if cfg.patience else []
     return experiment_trainer(cfg, model, loss, train, val, out, config, callbacks=callbacks)

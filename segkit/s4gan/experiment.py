@@ -79,6 +79,8 @@ class S4GANExperiment(Experiment):
     with_baseline: bool = False  # train the supervised baseline (lambda_fm = lambda_st = 0) first and compare with it
 
     DATASETS = ("semisup", "offroad", "synthetic")
+    SUMMARY_METRICS = ("val_miou", "val_mean_dice", "val_pixel_accuracy")  # no loss: s4GAN's generator loss mixes adversarial terms
+    SUMMARY_FIGURES = ("figures/curves.png", "figures/adversarial.png", "figures/predictions.png")
     NOTEBOOKS = {"s4gan": {}}
 
     @property
@@ -158,7 +160,7 @@ def build_s4gan_trainer(cfg: S4GANExperiment, labeled: SegmentationDataset, unla
               "data": {"dataset": cfg.dataset, "root": str(data_root), "n_train": len(labeled),
                        "n_unlabeled": 0 if cfg.supervised else len(unlabeled), "n_val": len(val),
                        "class_names": labeled.class_names, "image_size": [cfg.width, cfg.height]},
-              "compare_to": list(cfg.compare_to)}
+              "summary_metrics": list(cfg.SUMMARY_METRICS), "summary_figures": list(cfg.SUMMARY_FIGURES), "compare_to": list(cfg.compare_to)}
     workers = cfg.num_workers if cfg.num_workers is not None else min(4, os.cpu_count() or 1)
     return S4GANTrainer(generator, labeled, None if cfg.supervised else unlabeled,
                         make_loader(val, cfg.batch_size, False, workers, cfg.seed), num_classes=labeled.num_classes,

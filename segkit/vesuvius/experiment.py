@@ -41,7 +41,8 @@ __all__ = ['EPOCH_SCORES', 'LOSS_SETTINGS', 'MONITORS', 'SEED_CONFIGS', 'OVERLAP
            'SWEEP_THRESHOLDS', 'BinaryScore', 'binary_epoch_metrics', 'VesuviusExperiment',
            'build_volume_experiment_loss', 'build_volume_callbacks', 'build_volume_data',
            'build_volume_experiment_model', 'build_volume_trainer', 'diagnose', 'evaluation_sections',
-           'plot_threshold_sweep', 'plot_foreground_epochs', 'plot_volume_slice', 'weight_candidates', 'kept_weights']
+           'plot_threshold_sweep', 'plot_foreground_epochs', 'plot_volume_slice', 'volume_summary', 'weight_candidates',
+           'kept_weights']
 
 # %% ../../nbs/66_vesuvius.experiment.ipynb #2a8a6e59
 EPOCH_SCORES = {"fg_dice": "dice", "fg_iou": "iou", "fg_precision": "precision", "fg_recall": "recall",
@@ -138,6 +139,9 @@ class VesuviusExperiment(Experiment):
     def loss_settings(self) -> dict: return {k: getattr(self, k) for k in LOSS_SETTINGS}
 
     DATASETS = ("vesuvius", "synthetic")
+    # whole-volume numbers of the kept weights first (written to history.json by `sections`), then the per-epoch patch metrics
+    SUMMARY_METRICS = ("volume_score", "volume_dice", "volume_foreground_share", "val_fg_dice", "val_predicted_foreground", "val_loss")
+    SUMMARY_FIGURES = ("figures/curves.png", "figures/foreground.png", "figures/threshold_sweep.png", "figures/volume_slice.png")
     NOTEBOOKS = {"vesuvius": {}}
     PREDICTIONS = False  # volumes: `sections` draws a slice instead
 
@@ -246,7 +250,7 @@ def build_volume_trainer(cfg: VesuviusExperiment, model: UNet3D, loss: nn.Module
               "data": {"dataset": cfg.dataset, "root": str(data_root), "n_train": len(train), "n_val": len(val),
                        "class_names": VOLUME_CLASSES, "image_size": list(cfg.patch_shape), "fold": cfg.fold,
                        "train_volumes": train.volume_ids, "val_volumes": val.volume_ids},
-              "compare_to": list(cfg.compare_to)}
+              "summary_metrics": list(cfg.SUMMARY_METRICS), "summary_figures": list(cfg.SUMMARY_FIGURES), "compare_to": list(cfg.compare_to)}
     return experiment_trainer(cfg, model, loss, train, val, out, config, plateau_patience=cfg.schedule_patience,
                               plateau_factor=cfg.schedule_factor, monitor=cfg.monitor, mode=cfg.mode,
                               callbacks=build_volume_callbacks(cfg), ignore_index=VOLUME_IGNORE_INDEX,
@@ -408,6 +412,11 @@ def plot_volume_slice(volume: np.ndarray, label: np.ndarray, probability: np.nda
         ax.set_title(f"{title} {name}".strip(), fontsize=9); ax.axis("off"); ax.grid(False)
     return save_figure(fig, path)
 
+# %% ../../nbs/66_vesuvius.experiment.ipynb #04af066a
+def volume_summary(summary: dict) -> dict:
+    "The whole-volume numbers comparisons show, from `VolumeEvaluation.summary`: competition score, Dice, predicted foreground share."
+    return {"volume_score": summary.get("mean_score"), "volume_dice": summary["dice"], "volume_foreground_share": summary["predicted_foreground"]}
+
 # %% ../../nbs/66_vesuvius.experiment.ipynb #ee183c5a
 SWEEP_THRESHOLDS = DEFAULT_THRESHOLDS[1:-1]  # 0.05 ... 0.95: thresholds 0 and 1 are constant predictions, not choices
 
@@ -466,6 +475,8 @@ def sections(self: VesuviusExperiment, trainer: Trainer, model: nn.Module, weigh
     for name, text in evaluation_sections(evaluation, weights, setup, epochs, self.loss_settings(), weighed).items():
         atomic_write(out / "sections" / name, text + "\n")
     evaluation.table.to_csv(out / "volume_scores.csv", index=False)
+    trainer.recorder.header.update(volume_summary(evaluation.summary))  # comparisons and sweeps read them from history.json
+    trainer.recorder.write_history()
     write_json(out / "evaluation.json", {"weights": weights, "summary": evaluation.summary, "sweep": evaluation.sweep.to_dict("records"),
                                          "compared": weighed})
     plot_threshold_sweep(evaluation.sweep, evaluation.summary["threshold"], out / "figures" / "threshold_sweep.png")
