@@ -21,17 +21,20 @@ __all__ = ['HEADS', 'MODEL_INPUTS', 'MODEL_OUTPUTS', 'MODELS', 'ConvNeXtHead', '
 
 # %% ../nbs/11_heads.ipynb #ec84770c
 class ConvNeXtHead(nn.Module):
-    "Baseline head: 7x7 conv C->hidden, depthwise 7x7, 1x1 (GELU after each), 1x1 classifier."
+    "Baseline head: 7x7 conv C->hidden, depthwise 7x7, 1x1 (each followed by `norm` if given, then GELU), 1x1 classifier."
     def __init__(self,
                  in_channels: int,  # backbone width C
                  num_classes: int,
-                 hidden_channels: int = 128):
+                 hidden_channels: int = 128,
+                 norm: str | None = None):  # None (the hackathon baseline) or "batchnorm" (the seed's phase 2: BatchNorm2d)
         super().__init__()
+        if norm not in (None, "batchnorm"): raise ValueError(f"norm={norm!r}; valid: None, 'batchnorm'")
         self.num_classes = num_classes
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, hidden_channels, 7, padding=3), nn.GELU())
+        act = lambda: nn.Sequential(*([nn.BatchNorm2d(hidden_channels)] if norm else []), nn.GELU())
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, hidden_channels, 7, padding=3), act())
         self.block = nn.Sequential(
-            nn.Conv2d(hidden_channels, hidden_channels, 7, padding=3, groups=hidden_channels), nn.GELU(),
-            nn.Conv2d(hidden_channels, hidden_channels, 1), nn.GELU())
+            nn.Conv2d(hidden_channels, hidden_channels, 7, padding=3, groups=hidden_channels), act(),
+            nn.Conv2d(hidden_channels, hidden_channels, 1), act())
         self.classifier = nn.Conv2d(hidden_channels, num_classes, 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

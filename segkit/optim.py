@@ -14,7 +14,7 @@ from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from .registry import Registry
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'param_groups', 'build_optimizer', 'lr_lambda', 'build_schedule']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'param_groups', 'build_optimizer', 'restart_cycle', 'lr_lambda', 'build_schedule']
 
 # %% ../nbs/30_optim.ipynb #b4161a60
 OPTIMIZERS = Registry("optimizer")  # name -> torch optimizer class
@@ -48,32 +48,47 @@ def build_optimizer(model: nn.Module, name: str = "adamw", lr: float = 1e-3, wei
 # %% ../nbs/30_optim.ipynb #5304547a
 def _cosine(t: float) -> float: return 0.5 * (1 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
 
-# name -> lr multiplier shape(t, period, power, floor) of the fraction t of decay done; per_epoch: a metric-driven scheduler class
+# name -> lr multiplier shape(t, cycle, power, floor) of the fraction t of decay done and the fraction `cycle` of the
+# current restart cycle done (t itself without restarts); per_epoch: a metric-driven scheduler class
 SCHEDULES = Registry("schedule")
-SCHEDULES.register("constant", lambda t, period, power, floor: 1.0)
-SCHEDULES.register("cosine", lambda t, period, power, floor: floor + (1 - floor) * _cosine(t))
-SCHEDULES.register("poly", lambda t, period, power, floor: floor + (1 - floor) * max(0.0, 1 - t) ** power)
-SCHEDULES.register("cosine_restarts", lambda t, period, power, floor: floor + (1 - floor) * _cosine((t % period) / period))
+SCHEDULES.register("constant", lambda t, cycle, power, floor: 1.0)
+SCHEDULES.register("cosine", lambda t, cycle, power, floor: floor + (1 - floor) * _cosine(t))
+SCHEDULES.register("poly", lambda t, cycle, power, floor: floor + (1 - floor) * max(0.0, 1 - t) ** power)
+SCHEDULES.register("cosine_restarts", lambda t, cycle, power, floor: floor + (1 - floor) * _cosine(cycle))
 SCHEDULES.register("plateau", ReduceLROnPlateau, per_epoch=True)
 
+def restart_cycle(step: int,  # steps since the decay began
+                  first: int,  # length of the first cycle in steps (torch's T_0)
+                  mult: int = 1,  # each cycle is `mult` times longer than the one before (torch's T_mult)
+                 ) -> float:
+    "Fraction of the current restart cycle done at `step`, with cycles of first, first·mult, first·mult², … steps."
+    length = first
+    while step >= length: step, length = step - length, length * mult
+    return step / length
+
 def lr_lambda(name: str, total_steps: int, warmup_steps: int = 0, power: float = 0.9,
-              min_lr_ratio: float = 0.0, restart_steps: int | None = None) -> Callable[[int], float]:
+              min_lr_ratio: float = 0.0, restart_steps: int | None = None,
+              restart_mult: int = 1,  # cosine restarts: each cycle `restart_mult` times the one before (the seed's T_mult=2)
+             ) -> Callable[[int], float]:
     "Multiplier of the base lr at optimizer step `s` (0-based) for schedule `name`."
     if SCHEDULES.info(name, "schedule").get("per_epoch"):
         raise ValueError(f"schedule {name!r} is stepped per epoch with a metric and has no per-step multiplier; use build_schedule")
+    if int(restart_mult) != restart_mult or restart_mult < 1:
+        raise ValueError(f"restart_mult={restart_mult!r} must be a whole number >= 1 (1: equal cycles, 2: each twice the last)")
     shape, decay_steps = SCHEDULES.get(name), max(1, total_steps - warmup_steps)
-    period = (restart_steps or decay_steps) / decay_steps
     def f(s: int) -> float:
         if s < warmup_steps: return (s + 1) / warmup_steps
-        return shape((s - warmup_steps) / decay_steps, period, power, min_lr_ratio)
+        t = (s - warmup_steps) / decay_steps
+        cycle = restart_cycle(s - warmup_steps, restart_steps, int(restart_mult)) if restart_steps else t
+        return shape(t, cycle, power, min_lr_ratio)
     return f
 
 # %% ../nbs/30_optim.ipynb #c03434dc
 def build_schedule(optimizer: torch.optim.Optimizer, name: str = "constant", total_steps: int = 1,
                    warmup_steps: int = 0, power: float = 0.9, min_lr_ratio: float = 0.0,
                    restart_steps: int | None = None, plateau_mode: str = "max", plateau_patience: int = 3,
-                   plateau_factor: float = 0.5):
+                   plateau_factor: float = 0.5, restart_mult: int = 1):
     "LR scheduler: a per-step `LambdaLR`, or `ReduceLROnPlateau` (stepped per epoch) for 'plateau'."
     if SCHEDULES.info(name, "schedule").get("per_epoch"):
         return SCHEDULES.create(name, optimizer, mode=plateau_mode, patience=plateau_patience, factor=plateau_factor)
-    return LambdaLR(optimizer, lr_lambda(name, total_steps, warmup_steps, power, min_lr_ratio, restart_steps))
+    return LambdaLR(optimizer, lr_lambda(name, total_steps, warmup_steps, power, min_lr_ratio, restart_steps, restart_mult))

@@ -339,6 +339,10 @@ def write_comparison(run_dirs: Sequence[str | Path], # run folders, in the order
              "## Settings that differ", markdown_table(settings), "## Changes between consecutive runs",
              _table_or(change_steps(runs), "_A single run._"), "## Validation curves",
              f"![Validation curves]({figure.relative_to(out_md.parent).as_posix()})"]
+    figures = [(r, f) for r in runs for f in r.config.get("summary_figures", []) if (r.path / f).exists()]
+    if figures:  # each experiment declares its own (config.json `summary_figures`)
+        parts += ["## Each run's figures", "\n".join(f"- {r.name}: [{Path(f).stem}]({os.path.relpath(r.path / f, out_md.parent)})"
+                                                    for r, f in figures)]
     return atomic_write(out_md, "\n\n".join(parts) + "\n")
 
 # %% ../nbs/43_report.ipynb #90a61711

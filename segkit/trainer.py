@@ -103,7 +103,8 @@ class ScheduleSettings:
     warmup_epochs: float = 0
     min_lr_ratio: float = 0.0  # the lowest lr as a share of the peak
     poly_power: float = 0.9
-    restart_epochs: int | None = None  # cosine restarts
+    restart_epochs: int | None = None  # cosine restarts: length of the first cycle
+    restart_mult: int = 1  # cosine restarts: each cycle this many times the one before (torch's T_mult)
     plateau_patience: int = 3  # reduce-on-plateau
     plateau_factor: float = 0.5  # reduce-on-plateau
 
@@ -182,7 +183,7 @@ class Trainer(RecordedTrainer):
         self.scheduler = build_schedule(opt, schedule.schedule, epochs * self.steps_per_epoch,
                                         round(schedule.warmup_epochs * self.steps_per_epoch), schedule.poly_power,
                                         schedule.min_lr_ratio, schedule.restart_epochs and schedule.restart_epochs * self.steps_per_epoch,
-                                        ev.mode, schedule.plateau_patience, schedule.plateau_factor)
+                                        ev.mode, schedule.plateau_patience, schedule.plateau_factor, schedule.restart_mult)
         self.per_step_schedule = schedule.schedule != "plateau"
         self.settings = {"epochs": epochs, **flat_settings(optim, schedule, runtime),
                          **{k: getattr(ev, k) for k in ("monitor", "mode", "eval_train", "eval_every")}}

@@ -43,8 +43,11 @@ def test_report_has_the_sections_with_the_numbers(run):
     assert (f"Predicts {summary['predicted_foreground']:.1%} foreground vs {summary['true_foreground']:.1%} true" in report)
     assert len(evaluation["sweep"]) == 19 and [c["weights"] for c in evaluation["compared"] if c["kept"]] == [evaluation["weights"]]
     assert [c["weights"].split(" (")[0] for c in evaluation["compared"]][1] == "SWA average of 2 epochs"
-    best = json.loads((run / "history.json").read_text())["best"]["value"]
-    assert f"{best:.4f}" in report
+    history = json.loads((run / "history.json").read_text())
+    assert f"{history['best']['value']:.4f}" in report
+    assert (history["volume_score"], history["volume_dice"]) == (summary["mean_score"], summary["dice"])  # for sweeps
+    assert json.loads((run / "config.json").read_text())["summary_metrics"][:3] == ["volume_score", "volume_dice", "volume_foreground_share"]
+    assert history["monitor"] == "val_loss" and summary["criterion"] == "given" and summary["threshold"] == 0.5  # the seed's
 
 
 def test_figures_and_files_exist(run):

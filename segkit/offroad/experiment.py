@@ -44,6 +44,7 @@ class SegExperiment(Experiment):
     weights: str | None = "hub"  # "hub", a checkpoint file, or None for random init (recorded as such)
     head: str = "convnext"
     head_width: int | None = None  # None: the head's published width
+    head_norm: str | None = None  # convnext head only: None (phase 1) or "batchnorm" (phase 2's BatchNorm2d)
     loss: str = "ce"
     class_weights: str | None = None  # None, "inverse", "median", "inv_share" (from train class statistics)
     focal_gamma: float = 2.0
@@ -62,9 +63,12 @@ class SegExperiment(Experiment):
     feature_cache: str = "auto"  # "auto" (memory when frozen + deterministic transform), "memory", "disk", "off"
 
     DATASETS = ("offroad", "synthetic")
+    SUMMARY_METRICS = ("val_miou", "val_mean_dice", "val_pixel_accuracy", "val_loss")  # what sweeps and comparisons show
+    SUMMARY_FIGURES = ("figures/curves.png", "figures/per_class_iou.png", "figures/predictions.png")
     NOTEBOOKS = {"phase1": {},
-                 "phase2": dict(class_weights="median", augment="phase2", optimizer="adamw", lr=5e-4, weight_decay=0.01,
-                                schedule="cosine", epochs=30, patience=10, compare_to=["phase1"]),
+                 "phase2": dict(head_norm="batchnorm", class_weights="median", augment="phase2", optimizer="adamw", lr=5e-4,
+                                weight_decay=0.01, schedule="cosine", epochs=30, mixed_precision="fp16", patience=10,
+                                compare_to=["phase1"]),
                  "phase3": dict(backbone="dinov2_vitb14", head="upernet", loss="focal_dice", augment="phase3", width=644,
                                 height=364, optimizer="adamw", lr=3e-4, weight_decay=0.01, schedule="cosine",
                                 warmup_epochs=3, epochs=40, accumulate=2, mixed_precision="fp16", patience=12,
@@ -84,6 +88,8 @@ def check(self: SegExperiment):
     LOSSES.check(self.loss, "loss"); check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
     AUGMENTATIONS.check(self.augment, "augment"); OPTIMIZERS.check(self.optimizer, "optimizer")
     SCHEDULES.check(self.schedule, "schedule")
+    check_choice("head_norm", self.head_norm, (None, "batchnorm"))
+    if self.head_norm and self.head != "convnext": raise ValueError(f"head_norm={self.head_norm!r} is for the convnext head; {self.head} has its own GroupNorm: use None")
     check_choice("feature_cache", self.feature_cache, ("auto", "memory", "disk", "off"))
     for name in ("width", "height"):
         v = getattr(self, name)
@@ -101,15 +107,15 @@ def build_data(cfg: SegExperiment) -> tuple[SegmentationDataset, SegmentationDat
     for ds in (train, val): ds.aug_seed = cfg.seed; check_masks(ds)  # every mask checked before training starts
     return train, val, root
 
-def _head_kwargs(head: str, width: int | None) -> dict:
+def _head_kwargs(head: str, width: int | None, norm: str | None = None) -> dict:
+    if head == "convnext": return {"norm": norm, **({"hidden_channels": width} if width else {})}
     if width is None: return {}
-    if head == "convnext": return {"hidden_channels": width}
     return {"channels": width, "ppm_channels": max(8, width // 4), "groups": min(32, width // 8)}
 
 def build_experiment_model(cfg: SegExperiment, num_classes: int) -> SegModel:
     "The backbone + head model of the experiment."
     torch.manual_seed(cfg.seed)
-    return build_model(cfg.backbone, cfg.head, num_classes, weights=cfg.weights, **_head_kwargs(cfg.head, cfg.head_width))
+    return build_model(cfg.backbone, cfg.head, num_classes, weights=cfg.weights, **_head_kwargs(cfg.head, cfg.head_width, cfg.head_norm))
 
 def build_experiment_loss(cfg: SegExperiment, train: SegmentationDataset) -> nn.Module:
     "The experiment's loss; class weights come from the train split's class statistics (cached in segkit's cache folder)."
@@ -163,6 +169,6 @@ def build_experiment_trainer(cfg: SegExperiment, model: SegModel, loss: nn.Modul
                         "feature_cache": cache or "off"},
               "data": {"dataset": cfg.dataset, "root": str(data_root), "n_train": len(train), "n_val": len(val),
                        "class_names": train.class_names, "image_size": [cfg.width, cfg.height]},
-              "compare_to": list(cfg.compare_to)}
+              "summary_metrics": list(cfg.SUMMARY_METRICS), "summary_figures": list(cfg.SUMMARY_FIGURES), "compare_to": list(cfg.compare_to)}
     callbacks = [EarlyStopping("val_miou", "max", cfg.patience)] if cfg.patience else []
     return experiment_trainer(cfg, model, loss, train, val, out, config, callbacks=callbacks)

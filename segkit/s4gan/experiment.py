@@ -27,7 +27,7 @@ from ..observations import OBSERVATIONS, Observation
 from ..report import human_size, markdown_table
 from ..runs import (Run, changed_settings, flat_config, format_at, format_change, format_setting, format_value, history_column, load_run)
 from .trainer import (ALARMS, AdversarialSettings, S4GANMonitoring, S4GANOptimization, S4GANTrainer, s4gan_alarms)
-from .models import (SEED_STEPS, THRESHOLD_SCHEDULES, TRUNKS, DeepLabV2, ImageFolderDataset, ThresholdSchedule, split_labeled)
+from .models import (SEED_STEPS, THRESHOLD_SCHEDULES, TRUNKS, DeepLabV2, ImageFolderDataset, ThresholdSchedule, semisup_datasets, split_labeled)
 from ..synthetic import resolve_dataset
 from ..trainer import RuntimeSettings
 from ..recorder import load_checkpoint, load_trainable_state_dict
@@ -41,16 +41,17 @@ __all__ = ['SECTION_FILES', 'S4GANExperiment', 'planned_runs', 'build_s4gan_data
 @register_experiment
 @dataclass
 class S4GANExperiment(Experiment):
-    "Every parameter of an s4GAN experiment on off-road data; defaults are the seed's run."
+    "Every parameter of an s4GAN experiment; defaults are the seed's run on its labeled and unlabeled patches."
     experiment: str = "s4gan"
-    dataset: str = "offroad"  # "offroad" (data_dir) or "synthetic"
-    data_dir: str | None = "data/offroad"
+    dataset: str = "semisup"  # "semisup" (the seed's patch folders in data_dir), "offroad" (split by labeled_ratio) or "synthetic"
+    data_dir: str | None = "data/semisup"
     batch_size: int = 4
     lr: float = 2.5e-4
     weight_decay: float = 5e-4
     synthetic_train: int = 100
     synthetic_val: int = 20
-    labeled_ratio: float = 0.125  # share of the training images that keep their masks
+    synthetic_unlabeled: int = 200  # synthetic unlabeled patches
+    labeled_ratio: float | None = None  # None: the labeled folder as given; a share (the paper's 1/8: 0.125) keeps that many masks, the rest join the unlabeled
     unlabeled_dir: str | None = None  # a folder of unlabeled images used instead of the rest of the split
     trunk: str = "resnet101"
     weights: str | None = "imagenet"  # "imagenet" (torchvision download), a ResNet state-dict file, or None
@@ -77,7 +78,9 @@ class S4GANExperiment(Experiment):
     falling_evals: int = 2
     with_baseline: bool = False  # train the supervised baseline (lambda_fm = lambda_st = 0) first and compare with it
 
-    DATASETS = ("offroad", "synthetic")
+    DATASETS = ("semisup", "offroad", "synthetic")
+    SUMMARY_METRICS = ("val_miou", "val_mean_dice", "val_pixel_accuracy")  # no loss: s4GAN's generator loss mixes adversarial terms
+    SUMMARY_FIGURES = ("figures/curves.png", "figures/adversarial.png", "figures/predictions.png")
     NOTEBOOKS = {"s4gan": {}}
 
     @property
@@ -91,7 +94,7 @@ class S4GANExperiment(Experiment):
                                  self.threshold_ramp, tuple((int(i), float(v)) for i, v in self.threshold_milestones))
 
 # %% ../../nbs/72_s4gan.experiment.ipynb #de665a29
-S4GANExperiment.SMOKE = dict(dataset="synthetic", synthetic_train=16, synthetic_val=4, trunk="resnet_tiny", weights=None,
+S4GANExperiment.SMOKE = dict(dataset="synthetic", synthetic_train=16, synthetic_val=4, synthetic_unlabeled=16, trunk="resnet_tiny", weights=None,
                              width=64, height=64, batch_size=2, mixed_precision="no", num_workers=0, unlabeled_dir=None)
 S4GANExperiment.SMOKE_AT_MOST = dict(iterations=8, eval_every=4, log_every=2)  # `-p iterations 4` still holds
 S4GANExperiment.SMOKE_AT_LEAST = dict(lr=1e-3)
@@ -102,8 +105,11 @@ def check(self: S4GANExperiment):
     check_choice("trunk", self.trunk, TRUNKS); check_choice("augment", self.augment, AUGMENTATIONS)
     check_choice("threshold_schedule", self.threshold_schedule, THRESHOLD_SCHEDULES)
     self.check_flags("frozen_bn", "with_baseline")
-    if not 0 < self.labeled_ratio < 1: raise ValueError(f"labeled_ratio={self.labeled_ratio} must be in (0, 1)")
-    self.check_at_least("iterations", "eval_every", "log_every", "synthetic_train", "synthetic_val")
+    if self.labeled_ratio is not None and not 0 < self.labeled_ratio < 1:
+        raise ValueError(f"labeled_ratio={self.labeled_ratio} must be in (0, 1), or None to use the labeled folder as given")
+    if self.dataset == "offroad" and self.labeled_ratio is None:
+        raise ValueError("dataset='offroad' has no unlabeled folder: set labeled_ratio (the paper's 1/8: 0.125) to split its training images")
+    self.check_at_least("iterations", "eval_every", "log_every", "synthetic_train", "synthetic_val", "synthetic_unlabeled")
     self.check_at_least("width", "height", minimum=16)  # the discriminator's four stride-2 convolutions
     if min(self.lambda_fm, self.lambda_st) < 0: raise ValueError(f"lambda_fm={self.lambda_fm}, lambda_st={self.lambda_st} must be >= 0")
     if self.unlabeled_dir is not None and not Path(self.unlabeled_dir).is_dir():
@@ -126,12 +132,19 @@ def planned_runs(cfg: S4GANExperiment, now: datetime | None = None) -> list[S4GA
 def build_s4gan_data(cfg: S4GANExperiment) -> tuple[SegmentationDataset, ImageFolderDataset, SegmentationDataset, Path]:
     "(labeled, unlabeled, val) datasets and the data folder of the experiment."
     size = (cfg.width, cfg.height)
-    root = resolve_dataset(cfg.dataset, None if cfg.dataset == "synthetic" else cfg.data_dir, "offroad", n_train=cfg.synthetic_train, n_val=cfg.synthetic_val,
-                           size=size if cfg.preset == "smoke" else (960, 540), seed=cfg.seed)
-    train_transform = build_transforms(cfg.augment, size, train=True)
-    train, val = offroad_train_val(root, train_transform, build_transforms("none", size, train=False), seed=cfg.seed)
+    train_transform, val_transform = build_transforms(cfg.augment, size, train=True), build_transforms("none", size, train=False)
+    if cfg.dataset == "offroad":
+        root = resolve_dataset("offroad", cfg.data_dir)
+        train, val = offroad_train_val(root, train_transform, val_transform, seed=cfg.seed)
+        unlabeled_files = []
+    else:
+        root = resolve_dataset(cfg.dataset, None if cfg.dataset == "synthetic" else cfg.data_dir, "semisup", n_labeled=cfg.synthetic_train,
+                               n_val=cfg.synthetic_val, n_unlabeled=cfg.synthetic_unlabeled, size=size, seed=cfg.seed)
+        train, unlabeled, val = semisup_datasets(root, train_transform, val_transform, seed=cfg.seed)
+        unlabeled_files = unlabeled.files
     for ds in (train, val): ds.aug_seed = cfg.seed; check_masks(ds)  # every mask checked before training starts
-    labeled, unlabeled = split_labeled(train, cfg.labeled_ratio, cfg.seed)
+    labeled, rest = split_labeled(train, cfg.labeled_ratio, cfg.seed) if cfg.labeled_ratio else (train, ImageFolderDataset([]))
+    unlabeled = ImageFolderDataset(rest.files + unlabeled_files, train_transform, cfg.seed)
     if cfg.unlabeled_dir is not None: unlabeled = ImageFolderDataset(cfg.unlabeled_dir, train_transform, cfg.seed)
     return labeled, unlabeled, val, root
 
@@ -147,7 +160,7 @@ def build_s4gan_trainer(cfg: S4GANExperiment, labeled: SegmentationDataset, unla
               "data": {"dataset": cfg.dataset, "root": str(data_root), "n_train": len(labeled),
                        "n_unlabeled": 0 if cfg.supervised else len(unlabeled), "n_val": len(val),
                        "class_names": labeled.class_names, "image_size": [cfg.width, cfg.height]},
-              "compare_to": list(cfg.compare_to)}
+              "summary_metrics": list(cfg.SUMMARY_METRICS), "summary_figures": list(cfg.SUMMARY_FIGURES), "compare_to": list(cfg.compare_to)}
     workers = cfg.num_workers if cfg.num_workers is not None else min(4, os.cpu_count() or 1)
     return S4GANTrainer(generator, labeled, None if cfg.supervised else unlabeled,
                         make_loader(val, cfg.batch_size, False, workers, cfg.seed), num_classes=labeled.num_classes,

@@ -21,12 +21,17 @@ from torchvision.models.resnet import Bottleneck, ResNet, ResNet50_Weights, ResN
 from ..data import (IMAGENET_MEAN, IMAGENET_STD, SegmentationDataset, list_files, build_transforms, random_split_indices, read_rgb, seed_worker)
 from ..heads import MODELS
 from ..registry import Registry
+import shutil
+from ..data import DataError, MISSING_DATA_HINT
+from ..offroad.data import make_offroad_dataset, offroad_train_val
+from ..synthetic import SYNTHETIC
 
 # %% auto #0
-__all__ = ['TRUNKS', 'SEED_STEPS', 'THRESHOLD_SCHEDULES', 'TrunkConfig', 'load_resnet_weights', 'build_resnet', 'ASPPClassifier',
-           'DeepLabV2', 'imagenet_to_unit', 'one_hot_labels', 'discriminator_input', 'S4GANDiscriminator',
-           'feature_matching_loss', 'select_for_self_training', 'self_training_loss', 'discriminator_loss',
-           'ThresholdSchedule', 'ImageFolderDataset', 'split_labeled', 'CyclingLoader']
+__all__ = ['TRUNKS', 'SEED_STEPS', 'THRESHOLD_SCHEDULES', 'SEMISUP_LAYOUT', 'TrunkConfig', 'load_resnet_weights', 'build_resnet',
+           'ASPPClassifier', 'DeepLabV2', 'imagenet_to_unit', 'one_hot_labels', 'discriminator_input',
+           'S4GANDiscriminator', 'feature_matching_loss', 'select_for_self_training', 'self_training_loss',
+           'discriminator_loss', 'ThresholdSchedule', 'ImageFolderDataset', 'split_labeled', 'make_semisup_dataset',
+           'semisup_datasets', 'CyclingLoader']
 
 # %% ../../nbs/70_s4gan.models.ipynb #154822a5
 @dataclass(frozen=True)
@@ -270,6 +275,32 @@ def split_labeled(dataset: SegmentationDataset, labeled_ratio: float,
     unlabeled, labeled = random_split_indices(len(dataset), labeled_ratio, seed)
     return dataset.subset(labeled), ImageFolderDataset([dataset.pairs[i][0] for i in unlabeled], dataset.transform,
                                                        dataset.aug_seed)
+
+# %% ../../nbs/70_s4gan.models.ipynb #cf1663b1
+SEMISUP_LAYOUT = {"labeled": "labeled/train/Color_Images", "val": "labeled/val/Color_Images", "unlabeled": "unlabeled/Color_Images"}
+
+def make_semisup_dataset(root: str | Path, n_labeled: int = 16, n_val: int = 4, n_unlabeled: int = 64,
+                         size: tuple[int, int] = (256, 256), seed: int = 0) -> Path:
+    "Write synthetic labeled, validation and unlabeled patches in the `data/semisup` layout under `root`."
+    root = Path(root)
+    make_offroad_dataset(root / "labeled", n_labeled, n_val, size=size, seed=seed)
+    make_offroad_dataset(root / "unlabeled", n_unlabeled, 0, size=size, seed=seed + 1)
+    (root / "unlabeled" / "train" / "Color_Images").rename(root / SEMISUP_LAYOUT["unlabeled"])
+    shutil.rmtree(root / "unlabeled" / "train")  # unlabeled patches have no masks on disk
+    return root
+
+SYNTHETIC.register("semisup", make_semisup_dataset, real_layout=SEMISUP_LAYOUT["labeled"])
+
+def semisup_datasets(root: str | Path, train_transform: A.Compose, val_transform: A.Compose,
+                     seed: int = 0) -> tuple[SegmentationDataset, ImageFolderDataset, SegmentationDataset]:
+    "(labeled, unlabeled, val) from a `data/semisup`-style folder; a missing part raises naming its folder."
+    root = Path(root)
+    for part, folder in SEMISUP_LAYOUT.items():
+        if not (root / folder).is_dir() or not any((root / folder).iterdir()):
+            raise DataError(f"{root / folder} is missing or empty: the {part} patches of the semi-supervised data belong there "
+                            f"({', '.join(f'{k}: {v}' for k, v in SEMISUP_LAYOUT.items())}). {MISSING_DATA_HINT}")
+    labeled, val = offroad_train_val(root / "labeled", train_transform, val_transform, seed=seed)
+    return labeled, ImageFolderDataset(root / SEMISUP_LAYOUT["unlabeled"], train_transform, seed), val
 
 # %% ../../nbs/70_s4gan.models.ipynb #536c0f82
 def _to_device(batch, device):

@@ -37,11 +37,12 @@ from .models import (VOLUME_MODELS, DeepSupervisionLoss, UNet3D, build_volume_mo
 from .data import VOLUME_CLASSES, VolumeDataset, vesuvius_train_val
 
 # %% auto #0
-__all__ = ['EPOCH_SCORES', 'LOSS_SETTINGS', 'MONITORS', 'OVERLAP_COLUMNS', 'SHARE_COLUMNS', 'SCORE_COLUMNS', 'SWEEP_THRESHOLDS',
-           'BinaryScore', 'binary_epoch_metrics', 'VesuviusExperiment', 'build_volume_experiment_loss',
-           'build_volume_callbacks', 'build_volume_data', 'build_volume_experiment_model', 'build_volume_trainer',
-           'diagnose', 'evaluation_sections', 'plot_threshold_sweep', 'plot_foreground_epochs', 'plot_volume_slice',
-           'weight_candidates', 'kept_weights']
+__all__ = ['EPOCH_SCORES', 'LOSS_SETTINGS', 'MONITORS', 'SEED_CONFIGS', 'OVERLAP_COLUMNS', 'SHARE_COLUMNS', 'SCORE_COLUMNS',
+           'SWEEP_THRESHOLDS', 'BinaryScore', 'binary_epoch_metrics', 'VesuviusExperiment',
+           'build_volume_experiment_loss', 'build_volume_callbacks', 'build_volume_data',
+           'build_volume_experiment_model', 'build_volume_trainer', 'diagnose', 'evaluation_sections',
+           'plot_threshold_sweep', 'plot_foreground_epochs', 'plot_volume_slice', 'volume_summary', 'weight_candidates',
+           'kept_weights']
 
 # %% ../../nbs/66_vesuvius.experiment.ipynb #2a8a6e59
 EPOCH_SCORES = {"fg_dice": "dice", "fg_iou": "iou", "fg_precision": "precision", "fg_recall": "recall",
@@ -86,7 +87,7 @@ class VesuviusExperiment(Experiment):
     base_width: int | None = None  # None: the model's registered width
     depth: int | None = None  # None: the model's registered depth
     deep_supervision: bool = False
-    loss_config: str = "v1"  # a key of SEED_LOSS_CONFIGS; the settings below default to it
+    loss_config: str = "v1"  # a key of SEED_CONFIGS: the seed's named configuration; settings left at None come from it
     dice_weight: float | None = None
     focal_weight: float | None = None
     variance_weight: float | None = None
@@ -104,7 +105,8 @@ class VesuviusExperiment(Experiment):
     momentum: float = 0.99
     nesterov: bool = True
     schedule: str = "cosine_restarts"
-    restart_epochs: int | None = 10
+    restart_epochs: int | None = 10  # cosine restarts: first cycle (the seed's T_0)
+    restart_mult: int = 2  # each cycle twice the one before (the seed's T_mult): 10, 20, 40, … epochs
     warmup_epochs: float = 0
     schedule_patience: int = 5  # schedule "plateau" only (the seed's later ReduceLROnPlateau)
     schedule_factor: float = 0.5
@@ -123,9 +125,9 @@ class VesuviusExperiment(Experiment):
     plateau_min_gain: float = 1e-3
     plateau_lr_factor: float | None = None  # None: 0.5 (reduce) or 1.5 (bounded_boost)
     plateau_max_ratio: float = 2.0  # bounded_boost cap, × the initial lr
-    monitor: str = "val_fg_dice"
-    threshold: float | None = None  # None: chosen on the validation volumes by threshold_criterion
-    threshold_criterion: str = "dice"  # "dice", "iou" or "foreground_match"
+    monitor: str = "val_loss"  # the best checkpoint: the seed keeps the best val loss
+    threshold: float | None = None  # None: loss_config's (v1 0.5, v2 0.7, v3 0.8); the sweep reports the best, it does not replace it
+    threshold_criterion: str = "dice"  # "dice", "iou" or "foreground_match": what the sweep calls best
     min_size: int = 1000  # connected components smaller than this are removed
     overlap: float = 0.5  # sliding-window overlap
     mirror_tta: bool = False
@@ -137,8 +139,40 @@ class VesuviusExperiment(Experiment):
     def loss_settings(self) -> dict: return {k: getattr(self, k) for k in LOSS_SETTINGS}
 
     DATASETS = ("vesuvius", "synthetic")
+    # whole-volume numbers of the kept weights first (written to history.json by `sections`), then the per-epoch patch metrics
+    SUMMARY_METRICS = ("volume_score", "volume_dice", "volume_foreground_share", "val_fg_dice", "val_predicted_foreground", "val_loss")
+    SUMMARY_FIGURES = ("figures/curves.png", "figures/foreground.png", "figures/threshold_sweep.png", "figures/volume_slice.png")
     NOTEBOOKS = {"vesuvius": {}}
     PREDICTIONS = False  # volumes: `sections` draws a slice instead
+
+# %% ../../nbs/66_vesuvius.experiment.ipynb #1e8ec85a
+_V2 = dict(SEED_LOSS_CONFIGS["v2"])
+_V2_OPTIMIZED = dict(_V2, dice_weight=0.4, focal_weight=0.25, boundary_weight=0.1, foreground_weight=3.0, background_weight=1.0)
+_V4 = dict(_V2_OPTIMIZED, foreground_weight=5.0, focal_weight=0.15, focal_alpha=0.3, variance_weight=0.25)
+_V5 = dict(_V4, variance_weight=0.5, focal_weight=0.15, dice_weight=0.3, boundary_weight=0.05, cldice_weight=0.0,
+           foreground_weight=2.0, background_weight=1.0)
+_OPTIMIZED = dict(_V5, dice_weight=0.5, focal_weight=0.3, variance_weight=0.1, boundary_weight=0.05, cldice_weight=0.0, connectivity_weight=0.0)
+SEED_CONFIGS = {  # name -> loss settings, threshold, training settings, seed lines, values the seed does not state
+    "v1": dict(loss=dict(SEED_LOSS_CONFIGS["v1"]), threshold=0.5, training={}, source="lines 17-51, threshold line 209", segkit_choice=()),
+    "v2": dict(loss=_V2, threshold=0.7, training=dict(noise_std=0.001, noise_start=30, noise_every=10),
+               source="lines 193-209; noise lines 503-505 ('vs 30/10/0.001 in v2')", segkit_choice=()),
+    "v3": dict(loss=dict(SEED_LOSS_CONFIGS["v3"]), threshold=0.8, training=dict(epochs=50, swa_start=30),
+               source="lines 258-269; epochs and SWA lines 341, 349", segkit_choice=()),
+    "v2_optimized": dict(loss=_V2_OPTIMIZED, threshold=0.6, training=dict(swa_start=40, noise_std=0.001, noise_start=30, noise_every=10),
+                         source="lines 333-349", segkit_choice=("variance_weight", "focal_alpha", "noise_std")),
+    "v4": dict(loss=_V4, threshold=0.6, training=dict(lr=2e-4, swa_start=20, noise_std=0.002, noise_start=15, noise_every=5),
+               source="lines 416-424; variance 0.25 and noise every 5 lines 495, 504", segkit_choice=("threshold",)),
+    "v5": dict(loss=_V5, threshold=0.6, training=dict(noise_std=0.005, noise_start=10, noise_every=2, swa_start=20),
+               source="lines 494-512", segkit_choice=("threshold", "focal_alpha", "swa_start")),
+    "optimized": dict(loss=_OPTIMIZED, threshold=0.6, training=dict(batch_size=8, lr=2e-4, noise_std=0.005, noise_start=10, noise_every=2, swa_start=20),
+                      source="lines 588-622", segkit_choice=("threshold", "focal_alpha", "foreground_weight", "background_weight",
+                                                             "noise_std", "swa_start")),
+    "conservative": dict(loss=dict(_OPTIMIZED, dice_weight=0.75, focal_weight=0.15, variance_weight=0.1, boundary_weight=0.0),
+                         threshold=0.6, training=dict(batch_size=8, lr=2e-4, schedule="plateau", schedule_patience=5, schedule_factor=0.5,
+                                                      epochs=500, noise_std=0.005, noise_start=10, noise_every=2, swa_start=20),
+                         source="lines 857-897", segkit_choice=("threshold", "batch_size", "lr", "focal_alpha", "foreground_weight",
+                                                                "background_weight", "noise_std", "swa_start")),
+}
 
 # %% ../../nbs/66_vesuvius.experiment.ipynb #081e0ba5
 VesuviusExperiment.SMOKE = dict(dataset="synthetic", synthetic_volumes=6, synthetic_size=48, n_folds=3, patch_size=32,
@@ -149,15 +183,19 @@ VesuviusExperiment.SMOKE_AT_MOST = dict(epochs=3, noise_start=2, noise_every=2, 
 
 @patch
 def resolved(self: VesuviusExperiment) -> VesuviusExperiment:
-    "Loss settings left at None filled in from `loss_config`."
-    base = volume_loss_config(self.loss_config)
-    return replace(self, **{k: base[k] for k in LOSS_SETTINGS if getattr(self, k) is None})
+    "Loss settings and threshold left at None from `loss_config`; its training settings where the parameter has the notebook's value."
+    check_choice("loss_config", self.loss_config, SEED_CONFIGS)
+    config, notebook = SEED_CONFIGS[self.loss_config], type(self).defaults(self.experiment)
+    base = volume_loss_config(config["loss"])
+    training = {k: v for k, v in config["training"].items() if getattr(self, k) == notebook[k]}
+    return replace(self, **{k: base[k] for k in LOSS_SETTINGS if getattr(self, k) is None}, **training,
+                   threshold=config["threshold"] if self.threshold is None else self.threshold)
 
 # %% ../../nbs/66_vesuvius.experiment.ipynb #3022890b
 @patch
 def check(self: VesuviusExperiment):
     "The Vesuvius parameters: known choices, sizes the U-Net can halve, fold and threshold in range, buildable loss and callbacks."
-    check_choice("model", self.model, VOLUME_MODELS); check_choice("loss_config", self.loss_config, SEED_LOSS_CONFIGS)
+    check_choice("model", self.model, VOLUME_MODELS); check_choice("loss_config", self.loss_config, SEED_CONFIGS)
     check_choice("optimizer", self.optimizer, OPTIMIZERS); check_choice("schedule", self.schedule, [*SCHEDULES, "plateau"])
     check_choice("plateau_action", self.plateau_action, PLATEAU_ACTIONS); check_choice("monitor", self.monitor, MONITORS)
     check_choice("threshold_criterion", self.threshold_criterion, THRESHOLD_CRITERIA)
@@ -168,14 +206,15 @@ def check(self: VesuviusExperiment):
     if self.patch_size % multiple:
         raise ValueError(f"patch_size={self.patch_size} must be a multiple of {multiple} for a U-Net of this depth; "
                          f"use {max(multiple, round(self.patch_size / multiple) * multiple)}")
-    if self.threshold is not None and not 0 <= self.threshold <= 1: raise ValueError(f"threshold={self.threshold} must be in [0, 1] or None")
+    if self.threshold != "sweep" and not (isinstance(self.threshold, (int, float)) and 0 <= self.threshold <= 1):
+        raise ValueError(f"threshold={self.threshold!r} must be in [0, 1], None (loss_config's) or 'sweep' (the validation sweep's best)")
     build_volume_experiment_loss(self)
     build_volume_callbacks(self)
 
 # %% ../../nbs/66_vesuvius.experiment.ipynb #9cfc9bc7
 def build_volume_experiment_loss(cfg: VesuviusExperiment) -> nn.Module:
     "The seed's weighted loss of `loss_config` and the explicit settings (wrapped for deep supervision)."
-    loss = build_volume_loss(cfg.loss_config, **cfg.loss_settings())
+    loss = build_volume_loss(SEED_CONFIGS[cfg.loss_config]["loss"], **cfg.loss_settings())
     return DeepSupervisionLoss(loss) if cfg.deep_supervision else loss
 
 def build_volume_callbacks(cfg: VesuviusExperiment) -> list[Callback]:
@@ -211,7 +250,7 @@ def build_volume_trainer(cfg: VesuviusExperiment, model: UNet3D, loss: nn.Module
               "data": {"dataset": cfg.dataset, "root": str(data_root), "n_train": len(train), "n_val": len(val),
                        "class_names": VOLUME_CLASSES, "image_size": list(cfg.patch_shape), "fold": cfg.fold,
                        "train_volumes": train.volume_ids, "val_volumes": val.volume_ids},
-              "compare_to": list(cfg.compare_to)}
+              "summary_metrics": list(cfg.SUMMARY_METRICS), "summary_figures": list(cfg.SUMMARY_FIGURES), "compare_to": list(cfg.compare_to)}
     return experiment_trainer(cfg, model, loss, train, val, out, config, plateau_patience=cfg.schedule_patience,
                               plateau_factor=cfg.schedule_factor, monitor=cfg.monitor, mode=cfg.mode,
                               callbacks=build_volume_callbacks(cfg), ignore_index=VOLUME_IGNORE_INDEX,
@@ -320,8 +359,13 @@ def evaluation_sections(evaluation: VolumeEvaluation, weights: str, setup: str, 
                           f"describes.\n\n{_weights_table(compared)}")
     sweep = _formatted(evaluation.sweep, {"threshold": "Threshold"}, {**OVERLAP_COLUMNS, **SHARE_COLUMNS})
     chosen = [i for i, t in enumerate(evaluation.sweep.threshold) if math.isclose(t, s["threshold"])]
-    sweep_md = ("# Threshold Sweep\n\nPooled over the validation volumes before small components are removed (chosen threshold in bold). "
-                "A threshold chosen on the volumes it is scored on flatters the score; confirm it on another fold.\n\n"
+    best = evaluation.sweep.loc[evaluation.sweep.dice.idxmax()] if evaluation.sweep.dice.notna().any() else None
+    advice = ("" if best is None or s["criterion"] != "given" else
+              f"The best Dice on this sweep is at threshold {best.threshold:g} ({best.dice:.4f}, vs {evaluation.sweep.loc[chosen[0]].dice:.4f} at "
+              f"the given {s['threshold']:g})" + (": the given threshold is the best. " if math.isclose(best.threshold, s["threshold"]) else
+              f"; it is reported, not used: `-p threshold {best.threshold:g}` (or `sweep`) uses it. ") if chosen else "")
+    sweep_md = ("# Threshold Sweep\n\nPooled over the validation volumes before small components are removed (used threshold in bold). "
+                f"{advice}A threshold chosen on the volumes it is scored on flatters the score; confirm it on another fold.\n\n"
                 f"{markdown_table(sweep, bold_rows=chosen)}\n\n![threshold sweep](figures/threshold_sweep.png)")
     rows = [r for r in epochs if r.get("val_predicted_foreground") is not None]
     per_epoch = pd.DataFrame({"Epoch": [str(r["epoch"]) for r in rows],
@@ -368,6 +412,11 @@ def plot_volume_slice(volume: np.ndarray, label: np.ndarray, probability: np.nda
         ax.set_title(f"{title} {name}".strip(), fontsize=9); ax.axis("off"); ax.grid(False)
     return save_figure(fig, path)
 
+# %% ../../nbs/66_vesuvius.experiment.ipynb #04af066a
+def volume_summary(summary: dict) -> dict:
+    "The whole-volume numbers comparisons show, from `VolumeEvaluation.summary`: competition score, Dice, predicted foreground share."
+    return {"volume_score": summary.get("mean_score"), "volume_dice": summary["dice"], "volume_foreground_share": summary["predicted_foreground"]}
+
 # %% ../../nbs/66_vesuvius.experiment.ipynb #ee183c5a
 SWEEP_THRESHOLDS = DEFAULT_THRESHOLDS[1:-1]  # 0.05 ... 0.95: thresholds 0 and 1 are constant predictions, not choices
 
@@ -413,7 +462,7 @@ def sections(self: VesuviusExperiment, trainer: Trainer, model: nn.Module, weigh
     candidates, evaluations = weight_candidates(trainer), {}
     for candidate in candidates:
         model.load_state_dict(candidate["state"])
-        evaluations[candidate["name"]] = evaluate_volumes(model, val, self.patch_shape, self.threshold, self.threshold_criterion,
+        evaluations[candidate["name"]] = evaluate_volumes(model, val, self.patch_shape, None if self.threshold == "sweep" else self.threshold, self.threshold_criterion,
                                                           SWEEP_THRESHOLDS, self.min_size, **window)
     kept = kept_weights(candidates, trainer.mode)
     model.load_state_dict(kept["state"])
@@ -426,6 +475,8 @@ def sections(self: VesuviusExperiment, trainer: Trainer, model: nn.Module, weigh
     for name, text in evaluation_sections(evaluation, weights, setup, epochs, self.loss_settings(), weighed).items():
         atomic_write(out / "sections" / name, text + "\n")
     evaluation.table.to_csv(out / "volume_scores.csv", index=False)
+    trainer.recorder.header.update(volume_summary(evaluation.summary))  # comparisons and sweeps read them from history.json
+    trainer.recorder.write_history()
     write_json(out / "evaluation.json", {"weights": weights, "summary": evaluation.summary, "sweep": evaluation.sweep.to_dict("records"),
                                          "compared": weighed})
     plot_threshold_sweep(evaluation.sweep, evaluation.summary["threshold"], out / "figures" / "threshold_sweep.png")
