@@ -126,7 +126,7 @@ class VesuviusExperiment(Experiment):
     plateau_lr_factor: float | None = None  # None: 0.5 (reduce) or 1.5 (bounded_boost)
     plateau_max_ratio: float = 2.0  # bounded_boost cap, × the initial lr
     monitor: str = "val_loss"  # the best checkpoint: the seed keeps the best val loss
-    threshold: float | None = None  # None: loss_config's (v1 0.5, v2 0.7, v3 0.8); the sweep reports the best, it does not replace it
+    threshold: float | str | None = None  # None: loss_config's (v1 0.5, v2 0.7, v3 0.8); the sweep reports the best, it does not replace it
     threshold_criterion: str = "dice"  # "dice", "iou" or "foreground_match": what the sweep calls best
     min_size: int = 1000  # connected components smaller than this are removed
     overlap: float = 0.5  # sliding-window overlap
