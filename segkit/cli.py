@@ -14,8 +14,8 @@ from .runs import check_run_name
 from .synthetic import project_root
 
 # %% auto #0
-__all__ = ['parse_value', 'notebook_path', 'notebook_parameters', 'check_parameters', 'run_notebook', 'launch', 'worker', 'sweep',
-           'main', 'list_runs', 'demo']
+__all__ = ['parse_value', 'notebook_path', 'notebook_parameters', 'check_parameters', 'run_notebook', 'report_interrupted',
+           'launch', 'worker', 'sweep', 'main', 'list_runs', 'demo']
 
 # %% ../nbs/45_cli.ipynb #bb1d697f
 def parse_value(text: str):
@@ -73,9 +73,22 @@ def run_notebook(notebook: str | Path, params: dict | None = None, run_name: str
         if processes > 1 or nodes: launch(nb, partial, params, processes, nodes or {}, log_output)
         else: pm.execute_notebook(str(nb), str(partial), parameters=params, cwd=str(project_root()),
                                   log_output=log_output, progress_bar=not log_output)
+    except KeyboardInterrupt:
+        report_interrupted(out)
+        raise
     finally:
         if partial.exists(): os.replace(partial, final)
     return out
+
+def report_interrupted(out: Path) -> Path | None:
+    "After Ctrl-C: the report of what the run folder `out` recorded (none before its first epoch) and the index."
+    from segkit.report import update_index, write_report
+    if not (out / "history.json").is_file() or not (out / "config.json").is_file():
+        print(f"interrupted before the first epoch ended: {out} holds no history to report"); return None
+    report = write_report(out)
+    update_index(out.parent)
+    print(f"interrupted: report of the recorded epochs: {report}")
+    return report
 
 # %% ../nbs/45_cli.ipynb #aae20b38
 def _free_port() -> int:

@@ -4,7 +4,7 @@ uninterrupted run: the history must be identical, and no file corrupt or left be
 Each run is a forked child of this process (segkit and torch are imported once: a fresh interpreter costs seconds
 per restart), running what `nbs/phase1.ipynb` runs: parameters, data (generated on the first run), model, loss,
 trainer, fit. The first kill lands while the synthetic data is being generated; the others at random moments of
-training (start-up, an epoch, a checkpoint or history write), drawn from a fixed seed so a failure can be replayed.
+training (start-up, an epoch, a checkpoint or history write; a random delay after an epoch boundary), drawn from a fixed seed so a failure can be replayed.
 """
 import json, multiprocessing, os, random, signal, time
 from pathlib import Path
@@ -16,9 +16,10 @@ from PIL import Image
 from segkit.offroad.experiment import (SegExperiment, build_data, build_experiment_loss, build_experiment_model,
                                        build_experiment_trainer)
 from segkit.recorder import load_checkpoint
+from segkit.runs import load_run
 from segkit.synthetic import MARKER
 
-KILLS, EPOCHS, SEED, DELAY = 5, 6, 1234, 1.0  # DELAY: seconds, about an epoch plus start-up here
+KILLS, EPOCHS, SEED, DELAY = 5, 8, 1234, 0.2  # DELAY: seconds, about an epoch of this tiny run here
 TINY = dict(preset="smoke", epochs=EPOCHS, synthetic_train=8, synthetic_val=4, width=56, height=28, batch_size=4, seed=0)
 
 
@@ -78,13 +79,15 @@ def killed_and_reference(tmp_path_factory):
                 while p.is_alive() and not _generating(synthetic) and time.monotonic() < deadline: time.sleep(0.001)
                 where = "data generation"
             else:  # a random moment after the next epoch begins: start-up, training, evaluation or a write
-                target = done + rng.randint(0, 1)  # 0: kill during start-up or the first epoch of this attempt
+                target = done + (len(kills) > 1)  # the second kill during start-up or the first epoch, later ones after an epoch of progress
                 while p.is_alive() and _epochs_done(reports, "killed") < target and time.monotonic() < deadline: time.sleep(0.005)
                 time.sleep(rng.uniform(0, DELAY))
-                where = f"after {_epochs_done(reports, 'killed')} finished epochs"
+                where = f"epoch {_epochs_done(reports, 'killed') + 1}"  # or the writes that end it
             if p.is_alive():
                 os.kill(p.pid, signal.SIGKILL); p.join()
-                kills.append({"where": where, "resumed": resumed, "exit": p.exitcode})
+                if p.exitcode == 0: break  # it finished just before the kill
+                status = load_run(reports / "killed").status if (reports / "killed" / "history.json").exists() else None
+                kills.append({"where": where, "resumed": resumed, "exit": p.exitcode, "status": status})
             else:
                 p.join()
                 assert p.exitcode == 0, f"the run failed (exit {p.exitcode}) instead of being killed"
@@ -108,6 +111,7 @@ def test_killed_runs(killed_and_reference):
     assert len(kills) >= KILLS, kills
     assert kills[0]["where"] == "data generation" and all(k["exit"] == -signal.SIGKILL for k in kills)
     assert any(k["resumed"] for k in kills), "no kill landed in a resumed run"
+    assert all(k["status"] in (None, "stale") for k in kills) and "stale" in [k["status"] for k in kills]  # not "running" forever
 
 
 def test_resume_is_exact(killed_and_reference):
