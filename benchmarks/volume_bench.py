@@ -46,6 +46,7 @@ def competition_score_time(tmp, median_time, size=256):
     pred, truth = (volume > 120) & (label != 2), label == 1  # thresholded intensity: sheets, fibres and noise
     parts = {"TopoScore (Betti matching, 8 octants)": lambda: topo_score(pred, truth),
              "Surface Dice": lambda: surface_dice(pred, truth), "VOI": lambda: variation_of_information(pred, truth)}
+    competition_score(pred[:32, :32, :32], label[:32, :32, :32])  # warm-up: one-time set-up kept out of the timing
     start = time.perf_counter(); score = competition_score(pred, label); total = time.perf_counter() - start  # one call: minutes at 256³
     times = {name: median_time(fn, repeats=1, warmup=0) for name, fn in parts.items()}
     what = (f"one call, {size}³ synthetic pair (thresholded intensity vs labels), Betti matching {score['topo_implementation']}, score "
