@@ -397,7 +397,9 @@ def cache_decoded(ds: SegmentationDataset,
         try:
             with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool: list(pool.map(store, range(len(ds))))
             images.flush(); masks.flush(); del images, masks
-            os.replace(staging, folder)
+            try: os.replace(staging, folder)
+            except OSError:  # the folder exists: fine if another process stored the same cache meanwhile
+                if not (folder / "masks.npy").exists(): raise
         finally:  # a failed build, or one that another process finished first, leaves nothing behind
             shutil.rmtree(staging, ignore_errors=True)
     ds.decoded = DecodedImages(folder, range(len(ds)), resize)
