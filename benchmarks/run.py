@@ -8,6 +8,7 @@ A reference that is not installed (MONAI, torchmetrics: `pip install -e ".[bench
 
     python -m benchmarks.run                                  # every benchmark -> reports/bench.md
     python -m benchmarks.run --only confusion_matrix sliding_window --repeats 7 --out /tmp/bench.md
+    python -m benchmarks.run --only phase3_loader --quick --out /tmp/bench.md   # one row group, one round: does it run?
 """
 import argparse, platform, tempfile
 from pathlib import Path
@@ -19,7 +20,8 @@ from benchmarks import data_bench, metrics_bench, timing, train_bench, volume_be
 
 BENCHMARKS: list[Callable] = [
     metrics_bench.confusion_matrix, metrics_bench.metrics_update, volume_bench.sliding_window,
-    data_bench.image_decode, data_bench.synthetic_generation, data_bench.phase3_loader,
+    volume_bench.competition_score_time, data_bench.image_decode, data_bench.synthetic_generation,
+    data_bench.phase3_loader, data_bench.mask_check,
     train_bench.phase3_step, train_bench.trainer_overhead, train_bench.feature_cache]
 
 
@@ -36,9 +38,10 @@ def main(argv: list[str] | None = None):
     parser = argparse.ArgumentParser(description="segkit benchmarks: segkit vs a reference, interleaved, in one run")
     parser.add_argument("--only", nargs="*", help="names of the benchmark functions to run (default: all)")
     parser.add_argument("--repeats", type=int, default=timing.REPEATS, help="interleaved rounds per row (median)")
+    parser.add_argument("--quick", action="store_true", help="one interleaved round per row: a quick check, not a measurement")
     parser.add_argument("--out", default="reports/bench.md")
     args = parser.parse_args(argv)
-    timing.REPEATS = max(args.repeats, 1)
+    timing.REPEATS = 1 if args.quick else max(args.repeats, 1)
     benchmarks = BENCHMARKS
     unknown = set(args.only or []) - {b.__name__ for b in benchmarks}
     if unknown: parser.error(f"unknown benchmark(s) {sorted(unknown)}; valid: {', '.join(b.__name__ for b in benchmarks)}")

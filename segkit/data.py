@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #1ea9418c
 from __future__ import annotations
-import hashlib, json, os, random
+import hashlib, json, os, random, shutil
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple, Sequence
@@ -24,9 +24,9 @@ from .registry import Registry
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'MISSING_DATA_HINT', 'IMAGENET_MEAN', 'IMAGENET_STD', 'AUGMENTATIONS', 'ClassInfo', 'DataError',
            'LabelEncoder', 'read_rgb', 'read_raw_mask', 'read_palette_mask', 'list_files', 'pair_files', 'vit_size',
-           'HorizontalFlipSwap', 'build_transforms', 'SegmentationDataset', 'random_split_indices', 'cache_dir',
-           'class_stats', 'class_weights', 'check_masks', 'seed_worker', 'make_loader', 'colorize', 'denormalize',
-           'show_batch']
+           'HorizontalFlipSwap', 'build_transforms', 'normalize_images', 'SegmentationDataset', 'random_split_indices',
+           'cache_dir', 'class_stats', 'class_weights', 'check_masks', 'seed_worker', 'make_loader', 'DecodedImages',
+           'cache_decoded', 'colorize', 'denormalize', 'show_batch']
 
 # %% ../nbs/02_data.ipynb #6867e844
 IGNORE_INDEX = 255
@@ -159,12 +159,25 @@ AUGMENTATIONS.register("none", lambda: [])
 AUGMENTATIONS.register("phase2", _phase2)
 AUGMENTATIONS.register("phase3", lambda: _phase2() + [A.RandomShadow(p=0.5), A.CLAHE(p=0.5)])
 
-def build_transforms(augment: str = "none", size: tuple[int, int] | None = None, train: bool = True) -> A.Compose:
+def build_transforms(augment: str = "none", size: tuple[int, int] | None = None, train: bool = True,
+                     normalize: bool = True,  # False: uint8 (3,H,W) images, normalised on the device by `normalize_images`
+                    ) -> A.Compose:
     "Resize to `size` (width, height), augment (train only) with the named pipeline, normalise, to tensors."
     AUGMENTATIONS.check(augment, "augment")
     resize = [A.Resize(size[1], size[0], interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST)] if size else []
     aug = AUGMENTATIONS.create(augment) if train else []
-    return A.Compose(resize + aug + [A.Normalize(IMAGENET_MEAN, IMAGENET_STD), ToTensorV2()])
+    return A.Compose(resize + aug + ([A.Normalize(IMAGENET_MEAN, IMAGENET_STD)] if normalize else []) + [ToTensorV2()])
+
+# %% ../nbs/02_data.ipynb #0c8e1036
+def normalize_images(images: torch.Tensor) -> torch.Tensor:
+    "ImageNet-normalised float32 images from uint8 images (B, 3, H, W) or (3, H, W), on their own device."
+    if images.dtype != torch.uint8:
+        raise TypeError(f"normalize_images expects uint8 images (from build_transforms(..., normalize=False)), got {images.dtype}; "
+                        "images normalised by the transform must not be normalised again.")
+    shape = (3, 1, 1) if images.ndim == 3 else (1, 3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN, device=images.device).mul_(255).view(shape)
+    std = torch.tensor(IMAGENET_STD, device=images.device).mul_(255).view(shape)
+    return images.float().sub_(mean).div_(std)
 
 # %% ../nbs/02_data.ipynb #8121e807
 class SegmentationDataset(Dataset):
@@ -174,6 +187,7 @@ class SegmentationDataset(Dataset):
                  aug_seed: int | None = 0):
         self.pairs, self.classes, self.read_mask = list(pairs), list(classes), read_mask
         self.transform, self.aug_seed, self.epoch = transform or build_transforms("none"), aug_seed, 0
+        self.decoded = None  # a DecodedImages cache (`cache_decoded`), read instead of the files
 
     def set_epoch(self, epoch: int): self.epoch = epoch
 
@@ -185,7 +199,8 @@ class SegmentationDataset(Dataset):
     def sample_id(self, i: int) -> str: return self.pairs[i][0].stem
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        "Untransformed RGB image and class-index mask of sample `i`."
+        "Untransformed RGB image and class-index mask of sample `i` (resized already when read from `decoded`)."
+        if self.decoded is not None: return self.decoded[i]
         img_path, mask_path = self.pairs[i]
         image, mask = read_rgb(img_path), self.read_mask(mask_path)
         if image.shape[:2] != mask.shape[:2]:
@@ -202,8 +217,11 @@ class SegmentationDataset(Dataset):
 
     def subset(self, indices: Sequence[int], transform: A.Compose | None = None) -> "SegmentationDataset":
         "The samples at `indices`, with `transform` (default: this dataset's)."
-        return SegmentationDataset([self.pairs[i] for i in indices], self.classes, self.read_mask,
-                                   transform or self.transform, self.aug_seed)
+        sub = SegmentationDataset([self.pairs[i] for i in indices], self.classes, self.read_mask,
+                                  transform or self.transform, self.aug_seed)
+        if self.decoded is not None and self.decoded.resize == _resize_params(sub.transform):
+            sub.decoded = self.decoded.subset(indices)
+        return sub
 
 # %% ../nbs/02_data.ipynb #0fdf0e31
 def random_split_indices(n: int, val_fraction: float, seed: int = 42) -> tuple[list[int], list[int]]:
@@ -320,6 +338,72 @@ def make_loader(ds: Dataset, batch_size: int, train: bool, num_workers: int | No
     return DataLoader(ds, batch_size=batch_size, shuffle=train, drop_last=train and len(ds) > batch_size,
                       num_workers=num_workers, pin_memory=torch.cuda.is_available(), worker_init_fn=seed_worker,
                       generator=torch.Generator().manual_seed(seed), persistent_workers=False)
+
+# %% ../nbs/02_data.ipynb #576093cd
+def _resize_params(transform: A.Compose) -> tuple | None:
+    "(height, width, interpolation, mask interpolation) of the transform's leading `Resize`, or None."
+    first = transform.transforms[0] if len(transform.transforms) else None
+    if not isinstance(first, A.Resize): return None
+    return (first.height, first.width, int(first.interpolation), int(first.mask_interpolation))
+
+class DecodedImages:
+    "Decoded (resized) images (N, H, W, 3) and class-index masks (N, H, W), uint8, memory-mapped from `folder`; `rows` are a dataset's samples."
+    def __init__(self, folder: Path, rows: Sequence[int], resize: tuple | None):
+        self.folder, self.rows, self.resize, self._arrays = Path(folder), list(rows), resize, None
+
+    def __len__(self): return len(self.rows)
+    def __getstate__(self): return {**self.__dict__, "_arrays": None}  # each worker maps the files itself
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._arrays is None:
+            self._arrays = tuple(np.load(self.folder / f"{name}.npy", mmap_mode="r") for name in ("images", "masks"))
+        images, masks = self._arrays
+        return np.array(images[self.rows[i]]), np.array(masks[self.rows[i]])  # writable copies for the transform
+
+    def subset(self, indices: Sequence[int]) -> "DecodedImages":
+        return DecodedImages(self.folder, [self.rows[i] for i in indices], self.resize)
+
+# %% ../nbs/02_data.ipynb #e1807559
+def _decoded_key(ds: SegmentationDataset, resize: tuple | None) -> str:
+    h = hashlib.sha1(f"{[tuple(c) for c in ds.classes]}{resize}".encode())
+    for pair in ds.pairs: h.update(_file_key(*pair).encode())
+    return h.hexdigest()[:16]
+
+def cache_decoded(ds: SegmentationDataset,
+                  workers: int | None = None,  # threads decoding on the first run (default: one per CPU)
+                 ) -> SegmentationDataset:
+    "`ds`, now reading its samples decoded and resized from a memory-mapped cache (built on first use, see above)."
+    resize = _resize_params(ds.transform)
+    folder = cache_dir("decoded", _decoded_key(ds, resize))
+    if not (folder / "masks.npy").exists():
+        first = A.Resize(*resize[:2], interpolation=resize[2], mask_interpolation=resize[3]) if resize else None
+        def prepared(i):
+            image, mask = ds.load(i)
+            if first is None: return image, mask
+            out = first(image=image, mask=mask)
+            return out["image"], out["mask"]
+        image, mask = prepared(0)
+        staging = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
+        staging.mkdir(parents=True, exist_ok=True)
+        images = np.lib.format.open_memmap(staging / "images.npy", "w+", np.uint8, (len(ds), *image.shape))
+        masks = np.lib.format.open_memmap(staging / "masks.npy", "w+", np.uint8, (len(ds), *mask.shape))
+        def store(i):
+            image, mask = prepared(i)
+            if image.shape != images.shape[1:]:
+                raise DataError(f"{ds.pairs[i][0]} is {image.shape[1]}x{image.shape[0]} but {ds.pairs[0][0]} is "
+                                f"{images.shape[2]}x{images.shape[1]}; a decoded cache stores one size: give the dataset a "
+                                f"transform that starts with a Resize (build_transforms(..., size=(w, h))).")
+            images[i], masks[i] = image, mask
+        try:
+            with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool: list(pool.map(store, range(len(ds))))
+            images.flush(); masks.flush(); del images, masks
+            try: os.replace(staging, folder)
+            except OSError:  # the folder exists: fine if another process stored the same cache meanwhile
+                if not (folder / "masks.npy").exists(): raise
+        finally:  # a failed build, or one that another process finished first, leaves nothing behind
+            shutil.rmtree(staging, ignore_errors=True)
+    ds.decoded = DecodedImages(folder, range(len(ds)), resize)
+    return ds
 
 # %% ../nbs/02_data.ipynb #ccaaa395
 def colorize(mask: np.ndarray, classes: Sequence[ClassInfo]) -> np.ndarray:

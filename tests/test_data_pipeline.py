@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from segkit.data import IGNORE_INDEX, DataError, build_transforms, make_loader
+from segkit.data import IGNORE_INDEX, DataError, build_transforms, cache_decoded, make_loader
 from segkit.faceparse.data import FaceParsingDataset, face_train_val
 from segkit.offroad.data import OffroadDataset, offroad_train_val
 from segkit.faceparse.data import make_face_dataset
@@ -34,13 +34,16 @@ def test_loader_with_workers(offroad, augment):
     assert len(val) == 2
 
 
-def test_augmentations_reproducible_across_workers(offroad):
-    "Same seed: same augmented batches with 0 or 2 workers and a fresh Compose; no two samples share one draw."
-    def run(workers):
+def test_augmentations_reproducible_across_workers(offroad, tmp_path, monkeypatch):
+    "Same seed: same augmented batches with 0 or 2 workers, a fresh Compose, or the decoded cache; no two samples share one draw."
+    monkeypatch.setenv("SEGKIT_CACHE_DIR", str(tmp_path))
+    def run(workers, cached=False):
         ds = OffroadDataset(offroad, "train", build_transforms("phase3", (224, 126)))
+        ds = cache_decoded(ds) if cached else ds
         return torch.cat([x for x, _ in make_loader(ds, 4, train=True, num_workers=workers, seed=5)])
     a, b = run(0), run(2)
     assert torch.equal(a, b)
+    assert torch.equal(a, run(2, cached=True))  # workers map the cache themselves and draw the same augmentations
     ds = OffroadDataset(offroad, "train", build_transforms("phase3", (224, 126)))
     ds.set_epoch(1)
     assert not torch.equal(a, torch.cat([x for x, _ in make_loader(ds, 4, train=True, num_workers=2, seed=5)]))

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 import math
-from ..data import (ClassInfo, DataError, LabelEncoder, MISSING_DATA_HINT, SegmentationDataset, pair_files, random_split_indices, read_raw_mask)
+from ..data import (ClassInfo, DataError, cache_decoded, LabelEncoder, MISSING_DATA_HINT, SegmentationDataset, pair_files, random_split_indices, read_raw_mask)
 from ..synthetic import SYNTHETIC
 
 # %% auto #0
@@ -54,10 +54,13 @@ def OffroadDataset(root: str | Path, split: str = "train", transform: A.Compose 
 
 # %% ../../nbs/50_offroad.data.ipynb #e216f2b0
 def offroad_train_val(root: str | Path, train_transform: A.Compose, val_transform: A.Compose,
-                      val_fraction: float = 0.1, seed: int = 42) -> tuple[SegmentationDataset, SegmentationDataset]:
+                      val_fraction: float = 0.1, seed: int = 42,
+                      decoded_cache: bool = False,  # read decoded, resized samples from `cache_decoded`'s memory-mapped cache
+                     ) -> tuple[SegmentationDataset, SegmentationDataset]:
     "Off-road train and val datasets: the `val` folder if present, else a seeded split of `train`."
-    train = OffroadDataset(root, "train", train_transform)
-    if (Path(root) / "val").is_dir(): return train, OffroadDataset(root, "val", val_transform)
+    cached = cache_decoded if decoded_cache else (lambda ds: ds)
+    train = cached(OffroadDataset(root, "train", train_transform))
+    if (Path(root) / "val").is_dir(): return train, cached(OffroadDataset(root, "val", val_transform))
     tr, va = random_split_indices(len(train), val_fraction, seed)
     return train.subset(tr), train.subset(va, val_transform)
 
