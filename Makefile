@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Figures render to files in every target but `lab`, which shows them inline.
 export MPLBACKEND := Agg
 
-.PHONY: demo test lab bench export sync-check nbs docs clean
+.PHONY: demo test lab bench export sync-check nbs docs readme clean
 
 # .venv with segkit editable and its dev tools, exact versions from constraints.txt (settings.ini holds ranges);
 # redone when any of them changes.
@@ -39,6 +39,18 @@ nbs: $(STAMP)
 	for nb in nbs/[0-9]*.ipynb; do echo "$$nb"; \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; done
 	$(BIN)/nbdev_clean
+
+# The docs site (_docs/) with Quarto, which nbdev would otherwise try to download and install with sudo. make test checks
+# nbdev's processing of every notebook (all but Quarto's rendering) offline: tests/test_docs.py.
+docs: $(STAMP)
+	@command -v quarto >/dev/null || { echo "make docs needs Quarto, which is not installed: install it from https://quarto.org/docs/get-started/ and rerun. (Without Quarto, make test still checks nbdev's docs processing of every notebook.)"; exit 1; }
+	$(BIN)/nbdev_docs
+	$(MAKE) readme
+
+# README.md is the text of nbs/index.ipynb (the docs site's home page): edit the notebook, then run this.
+readme: $(STAMP)
+	$(BIN)/python -c "import nbformat; nb = nbformat.read('nbs/index.ipynb', as_version=4); \
+	  open('README.md', 'w').write('\n\n'.join(c.source for c in nb.cells if c.cell_type == 'markdown') + '\n')"
 
 lab: $(STAMP)
 	env -u MPLBACKEND $(BIN)/jupyter lab --allow-root nbs/

@@ -4,10 +4,15 @@
 
 # %% ../nbs/31_callbacks.ipynb #1bf7d38b
 from __future__ import annotations
-import math
+import math, os, sys
+from pathlib import Path
+from typing import Sequence
+
+from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['HOOKS', 'Callback', 'improved', 'EarlyStopping']
+__all__ = ['HOOKS', 'BATCH_RUNNERS', 'Callback', 'improved', 'EarlyStopping', 'started_by_batch_runner', 'shows_progress_bars',
+           'progress_bar']
 
 # %% ../nbs/31_callbacks.ipynb #9ff86f06
 class Callback:
@@ -58,3 +63,25 @@ class EarlyStopping(Callback):
 
     def state_dict(self): return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
     def load_state_dict(self, state): self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+
+# %% ../nbs/31_callbacks.ipynb #5927ca54
+BATCH_RUNNERS = ("papermill", "segkit", "nbconvert", "nbclient", "nbdev_test", "execnb", "pytest")  # run notebooks unattended
+
+def started_by_batch_runner(cmdline: Sequence[str]) -> bool:
+    "Whether a process command line (the kernel's parent) is a program that runs notebooks unattended, e.g. papermill or `segkit run`."
+    return any(runner in Path(part).name for part in cmdline[:3] for runner in BATCH_RUNNERS)
+
+def shows_progress_bars() -> bool:
+    "Whether per-batch progress bars are watched live: a terminal, or a notebook kernel not started by a `BATCH_RUNNERS` program."
+    choice = os.environ.get("SEGKIT_PROGRESS", "")
+    if choice not in ("", "bar", "epoch"):
+        raise ValueError(f"SEGKIT_PROGRESS={choice!r}: use 'bar' (progress bars) or 'epoch' (one line per epoch), or unset it")
+    if choice: return choice == "bar"
+    if "ipykernel" not in sys.modules: return sys.stderr.isatty()
+    import psutil
+    try: return not started_by_batch_runner(psutil.Process().parent().cmdline())
+    except (psutil.Error, AttributeError): return True  # parent gone or hidden: a person's kernel is the common case
+
+def progress_bar(iterable=None, quiet: bool = False, **kwargs) -> tqdm:
+    "A tqdm bar over `iterable` (`kwargs`: desc, total, …), disabled when `quiet` or where bars are not watched (`shows_progress_bars`)."
+    return tqdm(iterable, disable=quiet or not shows_progress_bars(), **kwargs)

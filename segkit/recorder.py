@@ -19,9 +19,9 @@ import segkit
 from .io import atomic_torch_save, atomic_write, write_json
 
 # %% auto #0
-__all__ = ['git_commit', 'environment_info', 'unwrap_model', 'trainable_state_dict', 'load_trainable_state_dict', 'rng_state',
-           'set_rng_state', 'plain_problem', 'UnsafeCheckpoint', 'load_checkpoint', 'TrainingDiverged', 'RunRecorder',
-           'remove_temp_files', 'RecordedTrainer']
+__all__ = ['git_commit', 'gpu_driver', 'environment_info', 'peak_gpu_memory', 'unwrap_model', 'trainable_state_dict',
+           'load_trainable_state_dict', 'rng_state', 'set_rng_state', 'plain_problem', 'UnsafeCheckpoint',
+           'load_checkpoint', 'TrainingDiverged', 'RunRecorder', 'remove_temp_files', 'RecordedTrainer']
 
 # %% ../nbs/32_recorder.ipynb #9062ac3e
 def git_commit(root: str | Path | None = None) -> str:
@@ -31,17 +31,40 @@ def git_commit(root: str | Path | None = None) -> str:
         return run("rev-parse", "HEAD") + ("+dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.SubprocessError): return "unknown"
 
+def _cpu_name() -> str:
+    "The processor's model name (Linux: /proc/cpuinfo), else what `platform` knows."
+    try: return next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
+
+def gpu_driver() -> str | None:
+    "The NVIDIA driver version (from nvidia-smi), or None without one."
+    try: out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError): return None
+    return out[0] if out else None
+
 def environment_info(accelerator: Accelerator | None = None) -> dict:
-    "Versions, device and host of this run."
-    import timm
+    "Versions, device, machine (OS, CPU, RAM; CUDA, driver and GPU memory on a GPU) and host of this run."
+    import psutil, timm
     dev = accelerator.device if accelerator else torch.device("cpu")
+    cuda = dev.type == "cuda"
     return {"python": platform.python_version(), "torch": torch.__version__, "timm": timm.__version__,
             "segkit": segkit.__version__, "device": str(dev),
-            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+            "gpu": torch.cuda.get_device_name(dev) if cuda else None,
+            "gpu_memory_gb": round(torch.cuda.get_device_properties(dev).total_memory / 2**30, 1) if cuda else None,
+            "cuda": torch.version.cuda if cuda else None, "cudnn": torch.backends.cudnn.version() if cuda else None,
+            "gpu_driver": gpu_driver() if cuda else None,
             "processes": accelerator.num_processes if accelerator else 1,
             "mixed_precision": accelerator.mixed_precision if accelerator else "no",
-            "cpu_threads": torch.get_num_threads(), "git_commit": git_commit(Path(segkit.__file__).parent),
-            "hostname": socket.gethostname()}
+            "os": platform.platform(), "cpu": _cpu_name(), "cpu_cores": os.cpu_count(), "cpu_threads": torch.get_num_threads(),
+            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "git_commit": git_commit(Path(segkit.__file__).parent), "hostname": socket.gethostname()}
+
+def peak_gpu_memory() -> dict:
+    "This process's peak GPU memory in GB, allocated by tensors and reserved by PyTorch's allocator (what nvidia-smi shows); empty without CUDA."
+    if not (torch.cuda.is_available() and torch.cuda.is_initialized()): return {}
+    return {"peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+            "peak_gpu_reserved_gb": round(torch.cuda.max_memory_reserved() / 2**30, 2)}
 
 # %% ../nbs/32_recorder.ipynb #50e6bbab
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -183,7 +206,7 @@ class RunRecorder:
                 "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "duration_s": self.duration,
                 "pid": os.getpid(), "host": socket.gethostname(),  # who writes: `segkit.runs.run_status` tells a dead run
                 **self.header, "best": self.best, "epochs": self.records, "events": self.events,
-                "per_class": self.per_class, **self.extra}
+                "per_class": self.per_class, **peak_gpu_memory(), **self.extra}
 
     def checkpoint(self, name: str) -> Path:
         "The path of checkpoint `name` (best, last, final, …)."

@@ -14,6 +14,7 @@ from .figures import (ADVERSARIAL_COLUMNS, FIGURES, plot_adversarial, plot_class
 from .io import atomic_write
 from .observations import OBSERVATIONS, Observation, check_expectations, missing_comparisons, observe
 from .runs import (Run, changed_settings, column_title, config_table, flat_config, format_at, format_change, format_count, format_date, format_duration, format_setting, format_value, load_run, per_class_frame, run_summary, status_note, summary_metrics)
+from .runs import environment_rows
 from .runs import compare_runs  # re-exported: the whole report API (write_report, write_comparison, compare_runs, update_index) is here
 
 # %% auto #0
@@ -178,7 +179,7 @@ def _settings_section(run: Run, compared: Sequence[Run]) -> tuple[str, str]:
 
 def _environment_section(run: Run) -> tuple[str, str]:
     model = run.config.get("model", {})
-    rows = {**{k.replace("_", " "): v for k, v in run.config.get("env", {}).items()},
+    rows = {**environment_rows(run.config, run.history),
             **{f"model {k}".replace("_", " "): f"{v:,}" if isinstance(v, int) else v for k, v in model.items()}}
     details = ["—" if v is None else str(v) for v in rows.values()]
     return "Environment & Model", markdown_table(pd.DataFrame({"Component": list(rows), "Details": details}))

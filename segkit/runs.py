@@ -15,11 +15,12 @@ import pandas as pd
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['EXAMPLE_CLASSES', 'KEY_SETTINGS', 'SUMMARY_METRICS', 'example_history', 'example_per_class', 'write_example_run',
-           'write_example_phases', 'example_iteration_history', 'check_run_name', 'history_x', 'format_at',
-           'format_count', 'Run', 'load_run', 'column_title', 'format_value', 'format_change', 'flat_config',
-           'changed_settings', 'format_setting', 'config_table', 'history_column', 'per_class_frame', 'run_status',
-           'summary_metrics', 'format_date', 'format_duration', 'run_summary', 'compare_runs', 'status_note']
+__all__ = ['EXAMPLE_CLASSES', 'KEY_SETTINGS', 'SUMMARY_METRICS', 'ENVIRONMENT_TITLES', 'GPU_FACTS', 'example_history',
+           'example_per_class', 'write_example_run', 'write_example_phases', 'example_iteration_history',
+           'check_run_name', 'history_x', 'format_at', 'format_count', 'Run', 'load_run', 'column_title',
+           'format_value', 'format_change', 'flat_config', 'changed_settings', 'format_setting', 'config_table',
+           'history_column', 'per_class_frame', 'run_status', 'summary_metrics', 'format_date', 'format_duration',
+           'run_summary', 'compare_runs', 'status_note', 'environment_rows']
 
 # %% ../nbs/40_runs.ipynb #71d6bd21
 EXAMPLE_CLASSES = ["Sky", "Landscape", "Rocks", "Logs"]
@@ -79,7 +80,8 @@ def write_example_run(root: str | Path, # folder that holds run folders
                        "class_names": EXAMPLE_CLASSES, "image_size": list(image_size)},
               "trainer": {**length, "optimizer": "adamw", "lr": lr, "schedule": "cosine"},
               "env": {"python": "3.11.2", "torch": "2.14.1", "segkit": "0.1.0", "timm": "1.0.31", "device": "cpu",
-                      "gpu": None, "mixed_precision": "no", "git_commit": "abc1234", "hostname": "lab"},
+                      "gpu": None, "mixed_precision": "no", "os": "Linux-6.1.0-x86_64-with-glibc2.36", "cpu": "AMD EPYC 7B13",
+                      "cpu_cores": 2, "ram_gb": 7.8, "git_commit": "abc1234", "hostname": "lab"},
               "compare_to": list(compare_to)}
     (run / "config.json").write_text(json.dumps(config))
     (run / "history.json").write_text(json.dumps(history))
@@ -341,3 +343,20 @@ def status_note(run: Run) -> str:
     return (f"its process {run.history.get('pid')} on {run.history.get('host')} is gone (killed or crashed); last update "
             f"{format_date(run.history.get('updated'))} UTC, after {format_count(run.length, run.x)}. Continue it with "
             f"-p run_name {run.path.name} -p resume True")
+
+# %% ../nbs/40_runs.ipynb #bb65018f
+ENVIRONMENT_TITLES = {"python": "Python", "torch": "PyTorch", "timm": "timm", "segkit": "segkit", "device": "Device", "gpu": "GPU",
+                      "gpu_memory_gb": "GPU memory", "cuda": "CUDA", "cudnn": "cuDNN", "gpu_driver": "GPU driver",
+                      "peak_gpu_memory_gb": "Peak GPU memory (tensors)", "peak_gpu_reserved_gb": "Peak GPU memory (reserved)",
+                      "processes": "Processes", "mixed_precision": "Mixed precision", "os": "OS", "cpu": "CPU", "cpu_cores": "CPU cores",
+                      "cpu_threads": "PyTorch CPU threads", "ram_gb": "RAM", "git_commit": "Git commit", "hostname": "Host"}
+GPU_FACTS = ("gpu", "gpu_memory_gb", "cuda", "cudnn", "gpu_driver")
+
+def environment_rows(config: dict, # config.json (its `env`)
+                     history: dict, # history.json (its peak GPU memory)
+                    ) -> dict[str, str]:
+    "Title -> formatted value of the run's environment; GPU facts only when the run had a GPU, sizes in GB."
+    peaks = {k: history[k] for k in ("peak_gpu_memory_gb", "peak_gpu_reserved_gb") if history.get(k) is not None}
+    facts = {k: v for k, v in {**config.get("env", {}), **peaks}.items() if not (k in GPU_FACTS and v is None)}
+    return {ENVIRONMENT_TITLES.get(k, k.replace("_", " ")): "—" if v is None else f"{v:g} GB" if k.endswith("_gb") else str(v)
+            for k, v in facts.items()}

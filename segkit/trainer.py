@@ -15,9 +15,8 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from fastcore.basics import patch
 from torch import nn
-from tqdm.auto import tqdm
 
-from .callbacks import Callback, improved
+from .callbacks import Callback, improved, progress_bar
 from .metrics import BatchMeanIoU, ConfusionMatrix
 from .optim import build_optimizer, build_schedule
 from .recorder import (RecordedTrainer, RunRecorder, TrainingDiverged, load_checkpoint, load_trainable_state_dict, trainable_state_dict, unwrap_model)
@@ -209,7 +208,7 @@ def _train_epoch(self: Trainer):
         if hasattr(loader, "set_epoch"): loader.set_epoch(self.epoch)
     meter = _EpochMeter(self.num_classes, self.ignore_index, self.class_names, self.extra_metrics, self.predict) if self.eval_train else None
     sums, n, grad_norms = {}, 0, []
-    bar = tqdm(self.train_loader, desc=f"epoch {self.epoch}/{self.epochs}", disable=self.quiet, leave=False)
+    bar = progress_bar(self.train_loader, self.quiet, desc=f"epoch {self.epoch}/{self.epochs}", leave=False)
     for x, y in bar:
         with acc.accumulate(model):
             with acc.autocast():

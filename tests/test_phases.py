@@ -1,5 +1,5 @@
 "The phase 1-3 notebooks run end to end in the smoke preset through the `segkit` CLI (papermill), as a researcher runs them."
-import json, os, subprocess, sys
+import json, os, re, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -8,14 +8,25 @@ ROOT = Path(__file__).resolve().parents[1]
 SEGKIT = [str(Path(sys.executable).parent / "segkit")]
 
 
+# The three phases as one chain (phase1 -> phase2 -> phase3 by `parent`), each stating what it expects: checks that the
+# recorded numbers must meet (mIoU within [0, 1], above 0) and must miss (a negative loss), so the verdicts are known.
+CHAIN = {"phase1": {"objective": "A frozen backbone with a light head learns the synthetic classes.", "expect": {"val_miou": [0, 1]}},
+         "phase2": {"parent": "smoke-phase1", "expect": {"val_loss": "<0"}},
+         "phase3": {"parent": "smoke-phase2", "objective": "The larger head and Focal+Dice beat phase 2.",
+                    "expect": {"val_miou": ">0", "val_loss": "<0"}}}
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
     env = {**os.environ, "SEGKIT_REPORTS_DIR": str(out), "CI": "true"}
     data = tmp_path_factory.mktemp("data") / "offroad"
-    for phase in ("phase1", "phase2", "phase3"):
+    for phase, chain in CHAIN.items():
+        params = [a for k, v in chain.items() for a in ("-p", k, json.dumps(v) if isinstance(v, dict) else v)]
+        # phase1 runs as a researcher's `segkit run` does (not quiet): its executed notebook shows the progress output
         subprocess.run([*SEGKIT, "run", phase, "-p", "preset", "smoke", "-p", "dataset", "synthetic", "-p", "data_dir", str(data),
-                        "-p", "run_name", f"smoke-{phase}"], cwd=ROOT, env=env, check=True)
+                        "-p", "run_name", f"smoke-{phase}", *params], cwd=ROOT, check=True,
+                       env={k: v for k, v in env.items() if k != "CI"} if phase == "phase1" else env)
     return out, env
 
 
@@ -43,6 +54,46 @@ def test_phases_compare_to_earlier_phases(reports):
     assert "smoke-phase1" in report and "smoke-phase2" in report
     index = (reports[0] / "README.md").read_text()
     assert all(f"smoke-{p}" in index for p in ("phase1", "phase2", "phase3"))
+
+
+def best_record(h):
+    return next(e for e in h["epochs"] if e["epoch"] == h["best"]["epoch"])
+
+
+def test_chain_reports_state_objective_verdicts_and_parent(reports):
+    h = history(reports[0] / "smoke-phase3")
+    miou, loss, epoch = best_record(h)["val_miou"], best_record(h)["val_loss"], h["best"]["epoch"]
+    assert miou > 0 and loss > 0  # so the first check is met and the second missed by the loss itself
+    report = (reports[0] / "smoke-phase3" / "report.md").read_text()
+    top = report.split("\n## ")[0]
+    assert "**Objective:** The larger head and Focal+Dice beat phase 2." in top
+    assert "**Expectations:** 1 of 2 met" in top
+    assert f"| Val mIoU > 0 | {miou:.4f} | best epoch {epoch} | ✅ met |" in top, top
+    assert f"| Val Loss < 0 | {loss:.4f} | best epoch {epoch} | ❌ missed by {loss:.4g} |" in top, top
+    assert "**Parent:** [smoke-phase2](../smoke-phase2/report.md)" in top
+    phase2 = (reports[0] / "smoke-phase2" / "report.md").read_text().split("\n## ")[0]
+    assert "**Expectations:** 0 of 1 met" in phase2 and "**Parent:** [smoke-phase1](../smoke-phase1/report.md)" in phase2
+    assert "| loss |" in phase2 or "| Loss |" in phase2, phase2  # what changed vs the parent: CE -> CE + class weights, …
+
+
+def test_index_shows_the_chain_with_its_verdicts(reports):
+    index = (reports[0] / "README.md").read_text()
+    chains = index.split("## Chains of runs")[1]
+    line = next(l for l in chains.splitlines() if "smoke-phase1" in l)
+    labels = line.split(" → ")
+    assert [l.split("](")[0].split("[")[-1] for l in labels] == ["smoke-phase1", "smoke-phase2", "smoke-phase3"], line
+    assert [l.split(", ")[-1].rstrip(")") for l in labels] == [
+        "1/1 expectations met", "0/1 expectations met", "1/2 expectations met"], line
+
+
+def test_executed_notebook_holds_one_progress_line_per_epoch(reports):
+    nb = json.loads((reports[0] / "smoke-phase1" / "phase1.ipynb").read_text())
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    texts = "".join("".join(o.get("text", "")) for o in outputs if o["output_type"] == "stream")
+    epochs = len(history(reports[0] / "smoke-phase1")["epochs"])
+    assert len(re.findall(r"^epoch \d+: train_loss=", texts, re.M)) == epochs, texts[-2000:]
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    assert "it/s]" not in texts and "s/it]" not in texts
 
 
 def test_phase3_smoke_learns(reports):

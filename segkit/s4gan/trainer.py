@@ -15,9 +15,8 @@ from accelerate.utils import set_seed
 from fastcore.basics import patch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
-from ..callbacks import improved
+from ..callbacks import improved, progress_bar
 from ..losses import CrossEntropy
 from ..metrics import ConfusionMatrix
 from ..optim import build_optimizer, build_schedule
@@ -362,8 +361,8 @@ def fit(self: S4GANTrainer, resume: bool | str | Path = False) -> dict:
     self.generator.train()
     if self.adversarial: self.discriminator.train()
     self._reset_interval()
-    bar = tqdm(total=self.iterations, initial=self.iteration, desc="s4GAN" if self.adversarial else "supervised",
-               disable=self.quiet, leave=False)
+    bar = progress_bar(None, self.quiet, total=self.iterations, initial=self.iteration,
+                       desc="s4GAN" if self.adversarial else "supervised", leave=False)
     try:
         while self.iteration < self.iterations and not self.stop:
             self.iteration += 1
@@ -374,7 +373,10 @@ def fit(self: S4GANTrainer, resume: bool | str | Path = False) -> dict:
             if evaluate_now or self.iteration % self.log_every == 0:
                 self.duration = duration0 + time.perf_counter() - t_fit
                 self._log_step(evaluate_now)
-                bar.set_postfix({k: f"{self.record[k]:.3g}" for k in ("train_ce", "d_loss", "st_share", "val_miou") if k in self.record})
+                shown = {k: f"{self.record[k]:.3g}" for k in ("train_ce", "d_loss", "st_share", "val_miou") if k in self.record}
+                bar.set_postfix(shown)
+                if evaluate_now and bar.disable and not self.quiet:  # no bar: one line per evaluation
+                    print(f"iteration {self.iteration}: " + " ".join(f"{k}={v}" for k, v in shown.items()))
         self.status = "early_stopped" if self.stop and self.iteration < self.iterations else "completed"
         best = f"best val_miou {self.best['value']:.4f} at iteration {self.best['iteration']}" if self.best else "no finite val_miou"
         self.message = f"{self.iteration} iterations; {best}"
