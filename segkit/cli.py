@@ -16,7 +16,7 @@ from .synthetic import project_root
 
 # %% auto #0
 __all__ = ['parse_value', 'notebook_path', 'notebook_parameters', 'check_parameters', 'run_notebook', 'launch', 'worker',
-           'per_process_batch', 'sweep', 'main', 'demo']
+           'per_process_batch', 'sweep', 'main', 'list_runs', 'demo']
 
 # %% ../nbs/45_cli.ipynb #bb1d697f
 def parse_value(text: str):
@@ -161,6 +161,7 @@ def main(argv=None):
     rep = sub.add_parser("report", help="re-render report.md of a run folder")
     rep.add_argument("run_dir"); rep.add_argument("--compare-to", nargs="*", default=None)
     sub.add_parser("index", help="rewrite reports/README.md")
+    sub.add_parser("runs", help="list the run folders with their status (stale: the process is gone) and last update")
     sub.add_parser("demo", help="phase 1 -> 2 -> 3 in the smoke preset on synthetic data")
     a = ap.parse_args(argv)
     if a.command == "run":
@@ -180,7 +181,21 @@ def main(argv=None):
     elif a.command == "index":
         from segkit.report import update_index
         print(update_index(reports_dir()))
+    elif a.command == "runs": print(list_runs(reports_dir()))
     elif a.command == "demo": demo()
+
+# %% ../nbs/45_cli.ipynb #16c8087c
+def list_runs(root: str | Path) -> str:
+    "One line per run folder under `root`, newest first: name, status (stale: process gone), last update, length; then the folders skipped."
+    from segkit.runs import format_count, format_date, load_run, status_note
+    runs, skipped = [], []
+    for p in sorted(q for q in Path(root).iterdir() if q.is_dir() and not q.name.startswith(".")) if Path(root).is_dir() else []:
+        try: runs.append(load_run(p))
+        except (OSError, ValueError): skipped.append(p.name)
+    runs.sort(key=lambda r: r.history.get("started") or "", reverse=True)
+    lines = [f"{r.path.name:32} {r.status:14} last update {format_date(r.history.get('updated'))}  {format_count(r.length, r.x)}"
+             + (f"\n    {status_note(r)}" if r.status == "stale" else "") for r in runs]
+    return "\n".join(lines + ([f"not run folders: {', '.join(skipped)}"] if skipped else [])) or f"no runs in {root}"
 
 # %% ../nbs/45_cli.ipynb #67734f1f
 def demo(phases=("phase1", "phase2", "phase3")):

@@ -4,8 +4,8 @@
 
 # %% ../nbs/44_experiment.ipynb #ef458029
 from __future__ import annotations
-import json, os
-from dataclasses import MISSING, dataclass, field, fields, replace
+import ast, json, os
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -21,13 +21,14 @@ from .registry import Registry, unknown_name
 from .report import update_index, write_report
 from .synthetic import project_root
 from .trainer import OptimizerSettings, RuntimeSettings, ScheduleSettings, Trainer, trainer_settings
-from .recorder import unwrap_model
+from .recorder import remove_temp_files, unwrap_model
 from .observations import parse_expectation
 from .runs import check_run_name
 
 # %% auto #0
-__all__ = ['PRESETS', 'SMOKE_LR', 'EXPERIMENTS', 'TRAINER_SETTINGS', 'coerce_param', 'check_choice', 'Experiment',
-           'register_experiment', 'reports_dir', 'run_dir', 'find_runs', 'experiment_trainer', 'save_predictions']
+__all__ = ['PRESETS', 'SMOKE_LR', 'EXPERIMENTS', 'EXTENDS_RUN', 'TRAINER_SETTINGS', 'STOPPED', 'coerce_param', 'check_choice',
+           'injected_names', 'typed_param', 'Experiment', 'register_experiment', 'reports_dir', 'resume_changes',
+           'run_dir', 'find_runs', 'experiment_trainer', 'save_predictions', 'RunStopped', 'stop_message']
 
 # %% ../nbs/44_experiment.ipynb #e76471e8
 PRESETS = ("full", "smoke")
@@ -50,6 +51,34 @@ SMOKE_LR = {"sgd": 0.1, "adamw": 3e-3, "adam": 3e-3}  # a tiny random model need
 def check_choice(name: str, value, valid):
     "Raise `unknown_name` (the parameter, its value, the valid choices, the closest) unless `value` is one of `valid`."
     if value not in valid: raise unknown_name(name.replace("_", " "), value, valid, name)
+
+# %% ../nbs/44_experiment.ipynb #9f2f96ad
+def injected_names(ns: dict) -> set[str]:
+    "The names papermill's `-p` assigned in the kernel whose globals are `ns` (its '# Parameters' cells, from IPython's `In`)."
+    names = set()
+    for source in ns.get("In") or []:
+        if not source.lstrip().startswith("# Parameters"): continue
+        for node in ast.parse(source).body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            names |= {n.id for t in targets for n in (t.elts if isinstance(t, ast.Tuple) else [t]) if isinstance(n, ast.Name)}
+    return names
+
+_TYPE_EXAMPLES = {"int": "10", "float": "0.001", "str": "name", "bool": "True", "list": "a,b", "dict": "'{\"key\": 1}'"}
+
+def typed_param(name: str, value, annotation: str):
+    "`value` if its type is one `annotation` allows ('int', 'float | None', …; an int is a float too), else a TypeError with the fix."
+    allowed = [t.strip() for t in annotation.split("|")]
+    for t in allowed:
+        if t == "None" and value is None or t == "bool" and isinstance(value, bool): return value
+        if isinstance(value, bool): continue  # True is an int to Python, not to a user
+        if t == "int" and isinstance(value, int) or t == "str" and isinstance(value, str): return value
+        if t == "float" and isinstance(value, (int, float)): return float(value)
+        if t in ("list", "dict") and isinstance(value, (list, tuple) if t == "list" else dict): return value
+        if t not in _TYPE_EXAMPLES and t != "None": return value  # a type this check does not know: the task's check decides
+    fix = (f"give a whole number, e.g. -p {name} {round(value)}" if "int" in allowed and isinstance(value, float)
+           else f"e.g. -p {name} {_TYPE_EXAMPLES.get(allowed[0], '...')}" + ("; a name that looks like a number needs papermill's "
+                f"-r {name} {value} (raw string)" if "str" in allowed and isinstance(value, (int, float)) else ""))
+    raise TypeError(f"{name}={value!r} is {type(value).__name__}, but {name} takes {annotation}: {fix}")
 
 # %% ../nbs/44_experiment.ipynb #8a127dea
 @dataclass
@@ -90,22 +119,34 @@ class Experiment:
 
     @classmethod
     def from_namespace(cls, ns: dict) -> Experiment:
-        "The parameters found in `ns` (a notebook's globals()) over the notebook's defaults: coerced, preset applied, validated."
-        given = {f.name: coerce_param(f.name, ns[f.name]) for f in fields(cls) if f.name in ns}
-        return cls(**{**cls.defaults(given.get("experiment")), **given}).with_preset().resolved().validated()
+        "The parameters in `ns` (a notebook's globals(), or a dict) over the notebook's defaults: typed, the preset filling only what the user did not give, validated."
+        types, injected = {f.name: f.type for f in fields(cls)}, injected_names(ns)
+        for name in sorted(injected - set(types)): raise unknown_name("parameter", name, types)
+        values = {k: typed_param(k, coerce_param(k, ns[k]), types[k]) for k in types if k in ns}
+        defaults = cls.defaults(values.get("experiment"))
+        given = injected | {k for k in values if values[k] != defaults[k]} if "In" in ns else set(values)
+        return cls(**{**defaults, **values}).with_preset(given).resolved().validated()
 
 # %% ../nbs/44_experiment.ipynb #8833874f
 @patch
-def with_preset(self: Experiment) -> Experiment:
-    "This configuration with the preset applied (see above)."
+def given_values(self: Experiment) -> set[str]:
+    "The fields whose value differs from the notebook's defaults: what a Python caller building `Experiment(...)` gave."
+    defaults = type(self).defaults(self.experiment)
+    return {f.name for f in fields(self) if getattr(self, f.name) != defaults[f.name]}
+
+@patch
+def with_preset(self: Experiment, given: set[str] | None = None, # the user's fields, kept; None: `given_values`
+               ) -> Experiment:
+    "This configuration with the preset applied to the fields the user did not give (see above)."
     check_choice("preset", self.preset, PRESETS)
     if self.preset == "full": return self
+    given = self.given_values() if given is None else set(given)
     floors = {"lr": SMOKE_LR.get(getattr(self, "optimizer", None), self.lr), **self.SMOKE_AT_LEAST}
-    real_dir = type(self).defaults(self.experiment)["data_dir"]
-    return replace(self, **{**self.SMOKE,
-                            **{k: None if getattr(self, k) is None else min(getattr(self, k), v) for k, v in self.SMOKE_AT_MOST.items()},
-                            **{k: max(getattr(self, k), v) for k, v in floors.items()},
-                            "data_dir": None if self.data_dir == real_dir else self.data_dir})
+    preset = {**self.SMOKE, **{k: None if getattr(self, k) is None else min(getattr(self, k), v) for k, v in self.SMOKE_AT_MOST.items()},
+              **{k: max(getattr(self, k), v) for k, v in floors.items()}}
+    preset = {k: v for k, v in preset.items() if k not in given}
+    if "data_dir" not in given and preset.get("dataset", self.dataset) == "synthetic": preset["data_dir"] = None  # not the real data's folder
+    return replace(self, **preset)
 
 @patch
 def resolved(self: Experiment) -> Experiment:
@@ -162,12 +203,26 @@ def reports_dir() -> Path:
     "`reports/` of the project, or `$SEGKIT_REPORTS_DIR` (tests write their runs elsewhere)."
     return Path(os.environ.get("SEGKIT_REPORTS_DIR") or project_root() / "reports")
 
+EXTENDS_RUN = ("epochs", "iterations", "patience", "compare_to", "objective", "expect", "resume", "num_workers")
+
+def resume_changes(stored: dict, new: dict) -> list[str]:
+    "The parameters ('loss: 'ce' -> 'dice'') that differ between a run's stored `params` and its resumption's, except `EXTENDS_RUN`."
+    new = json.loads(json.dumps(new, default=str))  # compared as config.json stores them (lists, strings)
+    return [f"{k}: {stored[k]!r} -> {new[k]!r}" for k in sorted(set(stored) & set(new)) if k not in EXTENDS_RUN and stored[k] != new[k]]
+
 def run_dir(cfg) -> Path:
-    "The folder of this run; refuses to overwrite an earlier run unless resuming it."
+    "The folder of this run; refuses to overwrite an earlier run unless resuming it, and a resumption that changes the experiment."
     name = cfg.run_name or f"{cfg.experiment}-{datetime.now():%Y%m%d-%H%M%S}"
     d = reports_dir() / name
+    remove_temp_files(d)
     if cfg.resume and not (d / "checkpoints" / "last.pth").exists():
-        raise FileNotFoundError(f"resume=True but {d}/checkpoints/last.pth does not exist; check run_name={name!r}")
+        raise FileNotFoundError(f"resume=True but {d}/checkpoints/last.pth does not exist (no epoch of that run finished, or "
+                                f"no such run); check run_name={name!r}, or start the run again without resume")
+    if cfg.resume and (d / "config.json").is_file():
+        changes = resume_changes(json.loads((d / "config.json").read_text()).get("params", {}), asdict(cfg))
+        if changes: raise ValueError(f"resume=True would continue {d} with other settings: {'; '.join(changes)}. A resumed run keeps "
+                                     f"its experiment: give the stored values again (they are in {d / 'config.json'}), or start "
+                                     f"a new run with another run_name. Only {', '.join(EXTENDS_RUN)} may change on resume.")
     if not cfg.resume and (d / "history.json").exists():
         raise FileExistsError(f"{d} already holds a run; pass resume=True to continue it or choose another run_name")
     return d
@@ -246,6 +301,7 @@ def report_checks(self: Experiment) -> list:
 def finish(self: Experiment, trainer: Trainer, val, **context) -> Path:
     "The end of a run: predictions of the delivered weights, the task's sections, report.md, the index; returns the report."
     out = trainer.run_dir
+    stop_message(trainer)
     if not trainer.accelerator.is_main_process: return out / "report.md"  # fit waited for every process; one writes
     model, weights = self.best_model(trainer)
     if model is not None and self.PREDICTIONS:
@@ -255,4 +311,21 @@ def finish(self: Experiment, trainer: Trainer, val, **context) -> Path:
     report = write_report(out, compare_to=compared, checks=self.report_checks())
     update_index(reports_dir())
     print(f"run folder: {out}\nreport: {report}")
+    if trainer.status in STOPPED: raise RunStopped(f"the run {trainer.status}: {trainer.message}. Its report: {report}")
     return report
+
+# %% ../nbs/44_experiment.ipynb #a4b804c1
+STOPPED = ("diverged", "interrupted")
+
+class RunStopped(RuntimeError):
+    "The run diverged or was interrupted; its report was written."
+
+def stop_message(trainer) -> str:
+    "The trainer's message, corrected (and the history rewritten) when it names a checkpoints/last.pth that does not exist."
+    last = trainer.run_dir / "checkpoints" / "last.pth"
+    if trainer.status in STOPPED and "checkpoints/last.pth" in trainer.message and not last.exists():
+        reason = trainer.message.split("checkpoints/last.pth")[0].rstrip("; ").removesuffix(". Training stopped")
+        fix = "lower lr or set grad_clip, and " if trainer.status == "diverged" else ""
+        trainer.message = f"{reason}; no epoch finished, so there is no checkpoint to resume from: {fix}start the run again"
+        trainer.recorder.write_history()
+    return trainer.message

@@ -21,7 +21,7 @@ from .io import atomic_torch_save, atomic_write, write_json
 # %% auto #0
 __all__ = ['git_commit', 'environment_info', 'unwrap_model', 'trainable_state_dict', 'load_trainable_state_dict', 'rng_state',
            'set_rng_state', 'plain_problem', 'UnsafeCheckpoint', 'load_checkpoint', 'TrainingDiverged', 'RunRecorder',
-           'RecordedTrainer']
+           'remove_temp_files', 'RecordedTrainer']
 
 # %% ../nbs/32_recorder.ipynb #9062ac3e
 def git_commit(root: str | Path | None = None) -> str:
@@ -181,6 +181,7 @@ class RunRecorder:
         "The content of history.json."
         return {"status": self.status, "message": self.message, "started": self.config.get("started"),
                 "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "duration_s": self.duration,
+                "pid": os.getpid(), "host": socket.gethostname(),  # who writes: `segkit.runs.run_status` tells a dead run
                 **self.header, "best": self.best, "epochs": self.records, "events": self.events,
                 "per_class": self.per_class, **self.extra}
 
@@ -222,6 +223,21 @@ def save(self: RunRecorder, name: str, state: dict, full: bool = False):
                                 f"Convert it where it is produced (`.tolist()`, `float(...)`, a tensor).")
     atomic_torch_save(state, self.checkpoint(name))
 
+# %% ../nbs/32_recorder.ipynb #1faebe7a
+def _alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True  # another user's process
+    return True
+
+def remove_temp_files(folder: str | Path) -> list[Path]:
+    "Delete the temporary files of interrupted atomic writes (`.<name>.<pid>.tmp`) under `folder` whose process is gone; returns them."
+    removed = []
+    for p in sorted(Path(folder).rglob(".*.tmp")) if Path(folder).is_dir() else []:
+        pid = p.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)): p.unlink(missing_ok=True); removed.append(p)
+    return removed
+
 # %% ../nbs/32_recorder.ipynb #4e138b41
 @patch
 def load_resume(self: RunRecorder, resume: bool | str | Path) -> tuple[Path, dict]:
@@ -237,6 +253,7 @@ def load_resume(self: RunRecorder, resume: bool | str | Path) -> tuple[Path, dic
     if not path.exists():
         raise FileNotFoundError(f"cannot resume: {path} does not exist. Resume needs the run folder of an earlier run "
                                 f"(run_dir) with its checkpoints/last.pth.")
+    remove_temp_files(self.run_dir)
     state = load_checkpoint(path)
     if "optimizer" not in state: raise ValueError(f"{path} holds weights only; resume from checkpoints/last.pth")
     return path, state

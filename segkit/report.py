@@ -4,7 +4,7 @@
 
 # %% ../nbs/43_report.ipynb #6833c5cb
 from __future__ import annotations
-import json, os
+import json, os, warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -13,7 +13,7 @@ import pandas as pd
 from .figures import (ADVERSARIAL_COLUMNS, FIGURES, plot_adversarial, plot_class_bars, plot_curves, plot_lr, plot_runs)
 from .io import atomic_write
 from .observations import OBSERVATIONS, Observation, check_expectations, missing_comparisons, observe
-from .runs import (Run, changed_settings, column_title, config_table, flat_config, format_at, format_change, format_count, format_date, format_duration, format_setting, format_value, load_run, per_class_frame, run_summary, summary_metrics)
+from .runs import (Run, changed_settings, column_title, config_table, flat_config, format_at, format_change, format_count, format_date, format_duration, format_setting, format_value, load_run, per_class_frame, run_summary, status_note, summary_metrics)
 from .runs import compare_runs  # re-exported: the whole report API (write_report, write_comparison, compare_runs, update_index) is here
 
 # %% auto #0
@@ -151,7 +151,8 @@ def draw_figures(run: Run, compared: Sequence[Run] = ()) -> dict[str, str]:
 def _header(run: Run, compared: Sequence[Run]) -> str:
     "Title, status, dates, duration, device, weights and the best value with its change vs the compared runs."
     env, model, h = run.config.get("env", {}), run.config.get("model", {}), run.history
-    lines = [f"# {run.name} — {run.config.get('experiment', run.name)} report", f"**Status:** {str(h.get('status')).upper()}"]
+    lines = [f"# {run.name} — {run.config.get('experiment', run.name)} report", f"**Status:** {str(run.status).upper()}"]
+    if run.status == "stale": lines.append(f"> {status_note(run)}")
     if h.get("message"): lines.append(f"> {h['message']}")
     evaluations = f", {len(run.eval_rows)} evaluations" if run.x != "epoch" else ""
     lines += [f"**Date:** {format_date(h.get('started'))} (last update {format_date(h.get('updated'))})",
@@ -377,17 +378,21 @@ def update_index(reports_dir: str | Path) -> Path:
     "Rewrite `<reports_dir>/README.md`: every run folder, newest first, with a note on the folders skipped."
     reports = Path(reports_dir)
     folders = sorted(p for p in reports.iterdir() if p.is_dir() and not p.name.startswith("."))
-    runs = sorted((load_run(p) for p in folders if (p / "history.json").is_file()),
-                  key=lambda r: r.history.get("started") or "", reverse=True)
-    skipped = [p.name for p in folders if not (p / "history.json").is_file()]
+    runs, skipped = [], [p.name for p in folders if not (p / "history.json").is_file()]
+    for p in folders:
+        if not (p / "history.json").is_file(): continue
+        try: runs.append(load_run(p))
+        except (OSError, ValueError) as e:  # a folder segkit did not write (or a damaged one) must not stop every run's index
+            warnings.warn(f"reports index: skipped {p}: {e}"); skipped.append(p.name)
+    runs.sort(key=lambda r: r.history.get("started") or "", reverse=True)
     rows = []
     for run in runs:
         s = run_summary(run)
         link = f"[{run.name}]({run.path.name}/report.md)" if (run.path / "report.md").is_file() else run.name
         best = f"{format_value(run.monitor, s['best'])} {column_title(run.monitor)} ({format_at(s['x'], s['best_at'])})"
         row = {"Run": link, "Date": s["date"], "Experiment": s["experiment"], "Dataset": s["dataset"], "Model": s["model"],
-               "Status": s["status"], "Best": best, "Length": format_count(s["length"], s["x"])}
+               "Status": s["status"] + (f" (last update {format_date(run.history.get('updated'))})" if s["status"] == "stale" else ""), "Best": best, "Length": format_count(s["length"], s["x"])}
         rows.append({k: "—" if v is None else v for k, v in row.items()})
     parts = [INDEX_HEADER, _table_or(pd.DataFrame(rows), "_No runs yet._"), *_chains_section(runs)]
-    if skipped: parts.append(f"Skipped (no history.json): {', '.join(skipped)}.")
+    if skipped: parts.append(f"Skipped (no history.json, or not a run folder): {', '.join(skipped)}.")
     return atomic_write(reports / "README.md", "\n\n".join(parts) + "\n")

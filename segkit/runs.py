@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_runs.ipynb #0c5b2142
 from __future__ import annotations
-import json, math, re
+import json, math, os, re, socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,13 +12,14 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['EXAMPLE_CLASSES', 'KEY_SETTINGS', 'SUMMARY_METRICS', 'example_history', 'example_per_class', 'write_example_run',
            'write_example_phases', 'example_iteration_history', 'check_run_name', 'history_x', 'format_at',
            'format_count', 'Run', 'load_run', 'column_title', 'format_value', 'format_change', 'flat_config',
-           'changed_settings', 'format_setting', 'config_table', 'history_column', 'per_class_frame', 'summary_metrics',
-           'format_date', 'format_duration', 'run_summary', 'compare_runs']
+           'changed_settings', 'format_setting', 'config_table', 'history_column', 'per_class_frame', 'run_status',
+           'summary_metrics', 'format_date', 'format_duration', 'run_summary', 'compare_runs', 'status_note']
 
 # %% ../nbs/40_runs.ipynb #71d6bd21
 EXAMPLE_CLASSES = ["Sky", "Landscape", "Rocks", "Logs"]
@@ -287,6 +288,22 @@ def per_class_frame(history: dict) -> pd.DataFrame:
     columns = {k: v for k, v in per_class.items() if isinstance(v, list) and k != "class"}
     return pd.DataFrame(columns, index=pd.Index(per_class["class"], name="class")).apply(pd.to_numeric, errors="coerce")
 
+# %% ../nbs/40_runs.ipynb #9f9af681
+def run_status(history: dict) -> str:
+    "The run's status, 'stale' when it says 'running' but its process on this host is gone."
+    status, pid = history.get("status"), history.get("pid")
+    if status != "running" or pid is None or history.get("host") != socket.gethostname(): return status
+    try: os.kill(int(pid), 0)
+    except ProcessLookupError: return "stale"
+    except PermissionError: pass  # alive, another user's
+    return status
+
+@patch(as_prop=True)
+def status(self: Run) -> str:
+    "`run_status` of the run's history: its trainer status, or 'stale'."
+    return run_status(self.history)
+
+
 # %% ../nbs/40_runs.ipynb #63ba151a
 SUMMARY_METRICS = ("val_miou", "val_mean_dice", "val_pixel_accuracy", "val_loss")  # when an experiment declares none
 
@@ -308,7 +325,7 @@ def run_summary(run: Run) -> dict:
     "One row about a run: identity, status, best value and where, length, val metrics at the best, key settings."
     row, flat = run.best_row(), flat_config(run.config)
     return {"run": run.name, "date": format_date(run.history.get("started")), "experiment": run.config.get("experiment"),
-            "dataset": run.config.get("data", {}).get("dataset"), "status": run.history.get("status"),
+            "dataset": run.config.get("data", {}).get("dataset"), "status": run.status,
             "monitor": run.monitor, "best": run.best["value"], "x": run.x, "best_at": run.best_at, "length": run.length,
             **{m: row.get(m, run.history.get(m)) for m in summary_metrics(run)}, "duration_s": run.history.get("duration_s"),
             **{k: flat.get(k) for k in KEY_SETTINGS}, "path": str(run.path)}
@@ -316,3 +333,11 @@ def run_summary(run: Run) -> dict:
 def compare_runs(run_dirs: Sequence[str | Path | Run]) -> pd.DataFrame:
     "One `run_summary` row per run folder, in the given order."
     return pd.DataFrame([run_summary(r if isinstance(r, Run) else load_run(r)) for r in run_dirs])
+
+# %% ../nbs/40_runs.ipynb #38833bd1
+def status_note(run: Run) -> str:
+    "What a stale run's status means and what to do, or ''."
+    if run.status != "stale": return ""
+    return (f"its process {run.history.get('pid')} on {run.history.get('host')} is gone (killed or crashed); last update "
+            f"{format_date(run.history.get('updated'))} UTC, after {format_count(run.length, run.x)}. Continue it with "
+            f"-p run_name {run.path.name} -p resume True")
