@@ -6,12 +6,15 @@ costs ~7 s) that trains the 2-process Vesuvius and s4GAN runs and a killed + res
 references run in the pytest process.
 
 Tolerances. Each optimizer step sees the same samples on 1 and 2 processes (same seedable sampler, batches sharded in
-order, global batch kept); what differs is the order of float sums: DDP averages two half-batch gradients where one
-process averages one batch, and the confusion matrices are summed over processes. A loss whose terms are per-pixel
-means (phase 3 here with `loss=ce`) gives validation metrics equal to about 1e-5 after 2 epochs; we allow 1e-4.
-Losses with batch-level terms (Dice over the batch: Vesuvius' v1, phase 3's focal_dice) are not the same function on
-a half batch, so 2 processes legitimately differ from 1 (measured: ~1e-3); there we check the 2-process run trains,
-is exact under kill + resume, and stays within 0.02 of the 1-process numbers.
+order, global batch kept), and validation counts every sample once. Training is still not bit-identical: dropout
+masks and per-sample random draws come from each process's own generator (both seeded alike, so the second half of
+a global batch gets other masks than on one process), a batch-level loss term (Dice) is computed per process,
+BatchNorm statistics are per process, and DDP sums gradients in another order. Measured after 2 phase 3 epochs
+(loss=ce): val_miou differs by 2.5e-4, val_loss by 2e-3 (relative 1e-3). So the trained runs are compared at
+0.01 relative (of the value, at least 0.01 absolute), far below what a schedule or sampling bug moves (the
+stretched schedule of issue 12 ended at 59-100% of the peak lr), and the evaluation itself is checked exactly: the
+same weights evaluated on 2 processes (7 validation images: one repeated sample in the last batch) and on 1 give the
+same metrics to 1e-6.
 """
 import json, os, subprocess, sys
 from pathlib import Path
@@ -71,7 +74,7 @@ def run_task(task: str, params: dict, kill_at=None) -> dict:
         trainer = build(cfg)
     history = trainer.fit(resume=cfg.resume)
     cfg.finish(trainer, val)
-    return history
+    return history, trainer
 
 
 def evaluations(history: dict) -> list[dict]:
@@ -100,9 +103,9 @@ def reports(tmp_path_factory):
     torchrun = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                                  __file__, str(d)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        one = {"phase3": run_task("phase3", {**PHASE3, "batch_size": 4, "run_name": "phase3-one"}),  # 1 process, global batch 8
-               "vesuvius": run_task("vesuvius", {**VESUVIUS, "batch_size": 4, "run_name": "vesuvius-one"}),
-               "s4gan": run_task("s4gan", {**S4GAN, "batch_size": 4, "run_name": "s4gan-one"})}
+        one = {"phase3": run_task("phase3", {**PHASE3, "batch_size": 4, "run_name": "phase3-one"})[0],  # 1 process, global batch 8
+               "vesuvius": run_task("vesuvius", {**VESUVIUS, "batch_size": 4, "run_name": "vesuvius-one"})[0],
+               "s4gan": run_task("s4gan", {**S4GAN, "batch_size": 4, "run_name": "s4gan-one"})[0]}
         for name, p in (("segkit run", segkit_run), ("torchrun", torchrun)):
             err = p.communicate()[1]
             assert p.returncode == 0, f"{name} failed:\n{err[-3000:]}"
@@ -118,7 +121,14 @@ def main(reports_dir: str):
     os.environ["SEGKIT_REPORTS_DIR"] = reports_dir
     run_task("vesuvius", {**VESUVIUS, "batch_size": 2, "run_name": "vesuvius-two"})
     run_task("s4gan", {**S4GAN, "batch_size": 2, "run_name": "s4gan-two"})
-    run_task("phase3", {**PHASE3, "batch_size": 2, "run_name": "phase3-resumed"}, kill_at=2)
+    _, trainer = run_task("phase3", {**PHASE3, "batch_size": 2, "run_name": "phase3-resumed"}, kill_at=2)
+    from torch.utils.data import DataLoader
+    from segkit.trainer import evaluate
+    t = trainer  # the same weights: the sharded loader on 2 processes, the whole loader on this process alone
+    sharded, _ = evaluate(t.model, t.val_loader, t.loss, t.num_classes, accelerator=t.accelerator)
+    whole, _ = evaluate(t.model, DataLoader(t.val_loader.dataset, batch_size=2), t.loss, t.num_classes)
+    if t.accelerator.is_main_process:
+        (Path(reports_dir) / "fixed_model.json").write_text(json.dumps({"sharded": sharded, "whole": whole}))
     run_task("vesuvius", {**VESUVIUS, "batch_size": 2, "run_name": "vesuvius-resumed"}, kill_at=2)
     run_task("s4gan", {**S4GAN, "batch_size": 2, "run_name": "s4gan-resumed"}, kill_at=6)
 
@@ -126,15 +136,22 @@ def main(reports_dir: str):
 def history(d: Path, name: str) -> dict: return json.loads((d / name / "history.json").read_text())
 
 
-@pytest.mark.parametrize("task,tolerance", [("phase3", 1e-4), ("vesuvius", 0.02), ("s4gan", 0.02)])
-def test_two_processes_same_numbers(reports, task, tolerance):
+def test_evaluation_counts_each_sample_once(reports):
+    d, _ = reports
+    fixed = json.loads((d / "fixed_model.json").read_text())
+    print(f"\nsame weights, 2 processes: {fixed['sharded']}\n1 process: {fixed['whole']}")
+    for k, v in fixed["whole"].items(): assert abs(fixed["sharded"][k] - v) <= 1e-6, (k, fixed["sharded"][k], v)
+
+
+@pytest.mark.parametrize("task", ["phase3", "vesuvius", "s4gan"])
+def test_two_processes_same_numbers(reports, task):
     d, one = reports
     two = history(d, f"{task}-two")
     a, b = evaluations(one[task]), evaluations(two)
     print(f"\n{task}: 1 process {a}\n{task}: 2 processes {b}")
     assert len(a) == len(b) > 0
     for ra, rb in zip(a, b):
-        for k in ra: assert abs(ra[k] - rb[k]) <= tolerance, (task, k, ra[k], rb[k])
+        for k in ra: assert abs(ra[k] - rb[k]) <= 0.01 * max(1.0, abs(ra[k])), (task, k, ra[k], rb[k])
     config = json.loads((d / f"{task}-two" / "config.json").read_text())
     assert (config["env"]["processes"], config["env"]["mixed_precision"]) == (2, "no")
     assert abs(last_lr(d / f"{task}-one") - last_lr(d / f"{task}-two")) < 1e-12  # the schedule ends where 1 process ends
