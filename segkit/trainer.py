@@ -96,7 +96,10 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, num_classes: int, cla
         for x, y in loader:
             logits = model(x)  # every process runs every batch: collective operations stay in step
             keep = real_samples(accelerator, len(y))
-            if keep == 0: continue
+            if keep == 0:  # only repeats here; the loss's component names still go in, so every process reduces the same sums
+                loss_fn(logits, y)
+                for k in loss_fn.components: meter.sums.setdefault(k, 0.0)
+                continue
             if keep < len(y): logits, y = first_samples(logits, keep), y[:keep]
             loss_fn(logits, y)
             meter.update(logits, y, loss_fn.components)
