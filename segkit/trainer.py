@@ -65,6 +65,15 @@ class _EpochMeter:
         self.batch_iou.add_matrix(self.cm.update(pred, target))  # the batch is counted once for both
         for m in self.extra.values(): m.update(pred, target)
 
+    def count_nothing(self, logits, target, components: dict):
+        "Hold the sums and metric states a batch would create, at zero (a process whose batch is all repeats)."
+        for k in components: self.sums.setdefault(k, 0.0)
+        pred = self.predict(logits)
+        for m in (self.cm, self.batch_iou, *self.extra.values()):
+            if not m.state:
+                m.update(pred, target)
+                m.state = {k: torch.zeros_like(v) for k, v in m.state.items()}
+
     def result(self, prefix: str, accelerator: Accelerator | None = None) -> tuple[dict, dict]:
         "(epoch-record entries with `prefix`, per-class results)."
         names = sorted(self.sums)
@@ -96,9 +105,9 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, num_classes: int, cla
         for x, y in loader:
             logits = model(x)  # every process runs every batch: collective operations stay in step
             keep = real_samples(accelerator, len(y))
-            if keep == 0:  # only repeats here; the loss's component names still go in, so every process reduces the same sums
+            if keep == 0:  # only repeats: an empty update, so every process reduces the same sums and metric states
                 loss_fn(logits, y)
-                for k in loss_fn.components: meter.sums.setdefault(k, 0.0)
+                meter.count_nothing(logits, y, loss_fn.components)
                 continue
             if keep < len(y): logits, y = first_samples(logits, keep), y[:keep]
             loss_fn(logits, y)
