@@ -9,13 +9,14 @@ from datetime import datetime
 from pathlib import Path
 
 from .experiment import reports_dir
+from .trainer import RUNTIME_SWITCHES
 from .registry import unknown_name
 from .runs import check_run_name
 from .synthetic import project_root
 
 # %% auto #0
 __all__ = ['parse_value', 'notebook_path', 'notebook_parameters', 'check_parameters', 'run_notebook', 'report_interrupted',
-           'launch', 'worker', 'sweep', 'main', 'list_runs', 'demo']
+           'launch', 'worker', 'per_process_batch', 'sweep', 'main', 'list_runs', 'demo']
 
 # %% ../nbs/45_cli.ipynb #bb1d697f
 def parse_value(text: str):
@@ -59,7 +60,11 @@ def run_notebook(notebook: str | Path, params: dict | None = None, run_name: str
     "Execute an experiment notebook with papermill (on `processes` processes); returns its run folder."
     import papermill as pm
     nb = notebook_path(str(notebook))
-    params = check_parameters(nb, dict(params or {}))
+    params = dict(params or {})
+    switches = {k: params.pop(k) for k in RUNTIME_SWITCHES if k in params and k not in notebook_parameters(nb)}
+    if "global_batch" in params and "global_batch" not in notebook_parameters(nb):
+        params = per_process_batch(nb, params, processes * (nodes or {}).get("nodes", 1))
+    params = check_parameters(nb, params)
     run_name = check_run_name(run_name or params.get("run_name") or f"{nb.stem}-{datetime.now():%Y%m%d-%H%M%S}")
     params["run_name"] = run_name
     out = reports_dir() / run_name
@@ -69,6 +74,8 @@ def run_notebook(notebook: str | Path, params: dict | None = None, run_name: str
     final = _executed_name(out, nb)
     partial = out / f".{final.name}.partial"
     print(f"running {nb.name} -> {out}" + (f" on {processes} processes" if processes > 1 or nodes else ""), flush=True)
+    before = os.environ.get("SEGKIT_RUNTIME")
+    if switches: os.environ["SEGKIT_RUNTIME"] = json.dumps(switches)  # the kernels (and torchrun's workers) inherit it
     try:
         if processes > 1 or nodes: launch(nb, partial, params, processes, nodes or {}, log_output)
         else: pm.execute_notebook(str(nb), str(partial), parameters=params, cwd=str(project_root()),
@@ -78,6 +85,8 @@ def run_notebook(notebook: str | Path, params: dict | None = None, run_name: str
         raise
     finally:
         if partial.exists(): os.replace(partial, final)
+        if before is None: os.environ.pop("SEGKIT_RUNTIME", None)
+        else: os.environ["SEGKIT_RUNTIME"] = before
     return out
 
 def report_interrupted(out: Path) -> Path | None:
@@ -114,6 +123,21 @@ def worker(nb: str, executed: str, params: str, log_output: bool = False):
         target = executed if rank == 0 else str(Path(scratch) / Path(nb).name)
         pm.execute_notebook(nb, target, parameters=json.loads(params), cwd=str(project_root()),
                             log_output=log_output and rank == 0, progress_bar=False)
+
+# %% ../nbs/45_cli.ipynb #22b6e5ca
+def per_process_batch(nb: Path, params: dict, processes: int) -> dict:
+    "`params` with `global_batch` replaced by the `batch_size` of one process: global_batch / (accumulate × processes)."
+    params = dict(params)
+    total = params.pop("global_batch")
+    if "batch_size" in params: raise ValueError(f"pass global_batch={total} or batch_size={params['batch_size']}, not both")
+    defaults = notebook_parameters(nb)
+    accumulate = params.get("accumulate", parse_value(defaults["accumulate"]["default"]) if "accumulate" in defaults else 1)
+    share = accumulate * processes
+    if not isinstance(total, int) or total < share or total % share:
+        raise ValueError(f"global_batch={total} does not divide over {processes} process(es) × accumulate={accumulate}: "
+                         f"use a multiple of {share} (e.g. {share * max(1, round(total / share)) if isinstance(total, int) else share}), "
+                         f"or change accumulate")
+    return {**params, "batch_size": total // share}
 
 # %% ../nbs/45_cli.ipynb #abd801f4
 def sweep(notebook: str | Path, param: str, values: list, params: dict | None = None) -> Path:

@@ -302,6 +302,7 @@ def finish(self: Experiment, trainer: Trainer, val, **context) -> Path:
     "The end of a run: predictions of the delivered weights, the task's sections, report.md, the index; returns the report."
     out = trainer.run_dir
     stop_message(trainer)
+    if not trainer.accelerator.is_main_process: return out / "report.md"  # fit waited for every process; one writes
     model, weights = self.best_model(trainer)
     if model is not None and self.PREDICTIONS:
         save_predictions(model, val, out / FIGURES["predictions"][0], score=self.PREDICTION_SCORE)

@@ -159,7 +159,11 @@ def _header(run: Run, compared: Sequence[Run]) -> str:
     lines += [f"**Date:** {format_date(h.get('started'))} (last update {format_date(h.get('updated'))})",
               f"**Duration:** {format_duration(h.get('duration_s'))} ({format_count(run.length, run.x)}{evaluations})",
               f"**Device:** {env.get('device', '—')}" + (f" ({env['gpu']})" if env.get("gpu") else "")
-              + f", mixed precision: {env.get('mixed_precision', '—')}"]
+              + f", mixed precision: {env.get('mixed_precision', '—')}" + (f", {env['processes']} processes" if env.get("processes", 1) > 1 else "")]
+    asked = run.config.get("trainer", {}).get("mixed_precision", "no")
+    if asked != "no" and env.get("mixed_precision", asked) != asked:
+        lines.append(f"> **Precision:** {asked} was asked for, {env['mixed_precision']} was used (no GPU for it): "
+                     f"times and memory are not those of a {asked} run.")
     weights = model.get("weights_source", "—")
     lines.append("> **No pretrained weights**: every parameter was trained from random initialisation."
                  if str(weights).lower() == "no pretrained weights" else f"**Weights:** {weights}")

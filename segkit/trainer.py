@@ -12,7 +12,8 @@ from typing import Callable
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
+from accelerate.state import AcceleratorState
+from accelerate.utils import DataLoaderConfiguration, TorchDynamoPlugin, set_seed
 from fastcore.basics import patch
 from torch import nn
 
@@ -22,8 +23,23 @@ from .optim import build_optimizer, build_schedule
 from .recorder import (RecordedTrainer, RunRecorder, TrainingDiverged, load_checkpoint, load_trainable_state_dict, trainable_state_dict, unwrap_model)
 
 # %% auto #0
-__all__ = ['TRAINER_GROUPS', 'argmax_predictions', 'evaluate', 'OptimizerSettings', 'ScheduleSettings', 'RuntimeSettings',
-           'EvaluationSettings', 'group_settings', 'trainer_settings', 'flat_settings', 'Trainer']
+__all__ = ['TRAINER_GROUPS', 'RUNTIME_SWITCHES', 'real_samples', 'first_samples', 'argmax_predictions', 'evaluate',
+           'OptimizerSettings', 'ScheduleSettings', 'RuntimeSettings', 'EvaluationSettings', 'group_settings',
+           'trainer_settings', 'flat_settings', 'launcher_switches', 'tracker_value', 'TrackerLog', 'tracker_callbacks',
+           'Trainer']
+
+# %% ../nbs/33_trainer.ipynb #0984b4b8
+def real_samples(accelerator: Accelerator | None, n: int) -> int:
+    "How many of this process's `n` samples in the current batch are real, not Accelerate's repeats filling the last batch."
+    if accelerator is None or accelerator.num_processes == 1: return n
+    state = accelerator.gradient_state
+    if not state.end_of_dataloader or state.remainder <= 0: return n
+    return max(0, min(n, state.remainder - accelerator.process_index * n))
+
+def first_samples(outputs, n: int):
+    "The first `n` samples of model outputs (a tensor, or a list/tuple of them)."
+    if isinstance(outputs, (list, tuple)): return type(outputs)(first_samples(o, n) for o in outputs)
+    return outputs[:n]
 
 # %% ../nbs/33_trainer.ipynb #517396d1
 def argmax_predictions(outputs) -> torch.Tensor:
@@ -47,6 +63,15 @@ class _EpochMeter:
         pred = self.predict(logits)  # once for every metric
         self.batch_iou.add_matrix(self.cm.update(pred, target))  # the batch is counted once for both
         for m in self.extra.values(): m.update(pred, target)
+
+    def count_nothing(self, logits, target, components: dict):
+        "Hold the sums and metric states a batch would create, at zero (a process whose batch is all repeats)."
+        for k in components: self.sums.setdefault(k, 0.0)
+        pred = self.predict(logits)
+        for m in (self.cm, self.batch_iou, *self.extra.values()):
+            if not m.state:
+                m.update(pred, target)
+                m.state = {k: torch.zeros_like(v) for k, v in m.state.items()}
 
     def result(self, prefix: str, accelerator: Accelerator | None = None) -> tuple[dict, dict]:
         "(epoch-record entries with `prefix`, per-class results)."
@@ -77,7 +102,13 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, num_classes: int, cla
     autocast = accelerator.autocast() if accelerator else torch.autocast("cpu", enabled=False)
     with autocast:
         for x, y in loader:
-            logits = model(x)
+            logits = model(x)  # every process runs every batch: collective operations stay in step
+            keep = real_samples(accelerator, len(y))
+            if keep == 0:  # only repeats: an empty update, so every process reduces the same sums and metric states
+                loss_fn(logits, y)
+                meter.count_nothing(logits, y, loss_fn.components)
+                continue
+            if keep < len(y): logits, y = first_samples(logits, keep), y[:keep]
             loss_fn(logits, y)
             meter.update(logits, y, loss_fn.components)
     return meter.result(prefix, accelerator)
@@ -109,15 +140,19 @@ class ScheduleSettings:
 
 @dataclass
 class RuntimeSettings:
-    "Device, mixed precision and seed."
+    "Device, mixed precision, seed, and the opt-in compilation, memory layout and experiment trackers."
     device: str = "auto"  # "auto", "cpu" or "cuda"
     mixed_precision: str = "no"  # "no", "fp16" or "bf16" (fp16 only on a GPU; elsewhere it falls back to "no")
     seed: int = 0
+    compile: bool | str = False  # torch.compile the model: True (inductor) or a backend name ("eager", "aot_eager", …)
+    channels_last: bool = False  # channels-last memory layout (faster convolutions on recent GPUs)
+    log_with: str | list | None = None  # Accelerate trackers: "tensorboard", "mlflow", "wandb", a list, or "all"
     def __post_init__(self):
         if self.device not in ("auto", "cpu", "cuda"): raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available(): raise ValueError("device='cuda' but no GPU is visible; use device='auto' or 'cpu'")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise ValueError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}")
+        if isinstance(self.log_with, str) and "," in self.log_with: self.log_with = self.log_with.split(",")
 
     def accelerator(self, **kw) -> Accelerator:
         "An `Accelerator` on this device and precision (`kw`: its other arguments); says so when the precision asked for is not possible."
@@ -126,6 +161,12 @@ class RuntimeSettings:
         if precision != self.mixed_precision:
             warnings.warn(f"mixed_precision={self.mixed_precision!r} needs a GPU; this run uses fp32 on the CPU "
                           "(config.json records the precision used)", stacklevel=2)
+        if AcceleratorState._shared_state:
+            # Accelerate keeps one precision (and compiler) per process and refuses another: a trainer made later in the
+            # same kernel sets its own. The process group is kept; a trainer made earlier now shares the new settings.
+            AcceleratorState._reset_state()
+        if self.compile: kw["dynamo_plugin"] = TorchDynamoPlugin(backend="inductor" if self.compile is True else self.compile)
+        if self.log_with: kw["log_with"] = self.log_with
         # without a GPU, Accelerate joins a torchrun/accelerate process group only when told it runs on the CPU
         return Accelerator(cpu=not cuda, mixed_precision=precision, **kw)
 
@@ -159,6 +200,37 @@ def flat_settings(*groups) -> dict:
     "The fields of settings dataclasses as one flat dict (for config.json)."
     return {f.name: getattr(g, f.name) for g in groups for f in fields(g)}
 
+# %% ../nbs/33_trainer.ipynb #dbc507b8
+RUNTIME_SWITCHES = ("compile", "channels_last", "log_with")  # parameters `segkit run` accepts for any notebook
+
+def launcher_switches(runtime: RuntimeSettings) -> RuntimeSettings:
+    "`runtime` with the switches `segkit run` passed in `$SEGKIT_RUNTIME` (JSON, e.g. '{\"compile\": true}')."
+    given = json.loads(os.environ.get("SEGKIT_RUNTIME") or "{}")
+    unknown = sorted(set(given) - set(RUNTIME_SWITCHES))
+    if unknown: raise ValueError(f"$SEGKIT_RUNTIME sets {unknown}; it may set only {list(RUNTIME_SWITCHES)}")
+    return replace(runtime, **given) if given else runtime
+
+def tracker_value(v):
+    "A setting as trackers take it (TensorBoard's hyperparameters: numbers, strings, booleans)."
+    return v if isinstance(v, (bool, int, float, str)) else str(v)
+
+class TrackerLog(Callback):
+    "The settings once and each epoch's (or evaluation's) record to the Accelerate trackers of `log_with`."
+    order = 100  # after the callbacks that add to the record
+    def __init__(self, project: str): self.project = project
+    def on_fit_start(self, trainer):
+        trainer.accelerator.init_trackers(self.project, config={k: tracker_value(v) for k, v in trainer.settings.items()})
+    def on_epoch_end(self, trainer):
+        rec = {k: v for k, v in trainer.record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        trainer.accelerator.log(rec, step=trainer.record.get("epoch", trainer.step))
+    def on_fit_end(self, trainer): trainer.accelerator.end_training()
+
+def tracker_callbacks(runtime: RuntimeSettings, run_dir, config: dict | None) -> list:
+    "[TrackerLog] when `runtime.log_with` asks for trackers (they need a run folder), else []."
+    if not runtime.log_with: return []
+    if run_dir is None: raise ValueError(f"log_with={runtime.log_with!r} needs a run_dir: the trackers write into the run folder")
+    return [TrackerLog((config or {}).get("experiment", "segkit"))]
+
 # %% ../nbs/33_trainer.ipynb #93808e87
 class Trainer(RecordedTrainer):
     "Train a segmentation model with Accelerate; writes history, metrics and checkpoints to `run_dir` every epoch."
@@ -168,10 +240,11 @@ class Trainer(RecordedTrainer):
                  runtime: RuntimeSettings | None = None, evaluation: EvaluationSettings | None = None,
                  callbacks=(), run_dir: str | Path | None = None, quiet: bool | None = None, config: dict | None = None):
         optim, schedule = optim or OptimizerSettings(), lr_schedule or ScheduleSettings()
-        runtime, ev = runtime or RuntimeSettings(), evaluation or EvaluationSettings()
+        runtime, ev = launcher_switches(runtime or RuntimeSettings()), evaluation or EvaluationSettings()
         set_seed(runtime.seed)
-        self.accelerator = runtime.accelerator(gradient_accumulation_steps=optim.accumulate,
+        self.accelerator = runtime.accelerator(gradient_accumulation_steps=optim.accumulate, project_dir=run_dir,
                                                dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=runtime.seed))
+        if runtime.channels_last: model = model.to(memory_format=torch.channels_last)
         self.loss, self.num_classes, self.class_names, self.epochs = loss, num_classes, class_names, epochs
         self.monitor, self.mode, self.eval_train, self.eval_every, self.ignore_index = ev.monitor, ev.mode, ev.eval_train, ev.eval_every, ev.ignore_index
         self.extra_metrics, self.predict, self.grad_clip = ev.extra_metrics, ev.predict, optim.grad_clip
@@ -186,6 +259,7 @@ class Trainer(RecordedTrainer):
         self.per_step_schedule = schedule.schedule != "plateau"
         self.settings = {"epochs": epochs, **flat_settings(optim, schedule, runtime),
                          **{k: getattr(ev, k) for k in ("monitor", "mode", "eval_train", "eval_every")}}
+        callbacks = (*callbacks, *tracker_callbacks(runtime, run_dir, config))
         self.recorder = RunRecorder(run_dir, self.accelerator, callbacks, quiet, config, header={"monitor": ev.monitor, "mode": ev.mode},
                                     extra={"lr_trace": [], "step_evals": []})
         self.epoch, self.step, self.stop, self.record = 0, 0, False, {}
@@ -330,6 +404,7 @@ def fit(self: Trainer, resume: bool | str | Path = False) -> dict:
     self.duration = duration0 + time.perf_counter() - t_fit
     self._callback("on_fit_end")
     self.recorder.write_history()
+    self.accelerator.wait_for_everyone()  # what follows (the report) starts after every process has finished
     return self._history()
 
 @patch

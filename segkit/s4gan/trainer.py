@@ -22,7 +22,7 @@ from ..metrics import ConfusionMatrix
 from ..optim import build_optimizer, build_schedule
 from .models import (CyclingLoader, S4GANDiscriminator, ThresholdSchedule, discriminator_input, discriminator_loss, feature_matching_loss, one_hot_labels, select_for_self_training, self_training_loss)
 from ..recorder import (RecordedTrainer, RunRecorder, TrainingDiverged, load_trainable_state_dict, trainable_state_dict, unwrap_model)
-from ..trainer import RuntimeSettings, evaluate, flat_settings, group_settings
+from ..trainer import RuntimeSettings, evaluate, flat_settings, group_settings, launcher_switches, tracker_callbacks
 
 # %% auto #0
 __all__ = ['ALARMS', 'S4GAN_GROUPS', 's4gan_alarms', 'S4GANOptimization', 'AdversarialSettings', 'S4GANMonitoring',
@@ -139,7 +139,7 @@ class S4GANTrainer(RecordedTrainer):
                  config: dict | None = None):
         if iterations < 1: raise ValueError(f"iterations must be at least 1, got {iterations}")
         optim, adv = optim or S4GANOptimization(), adversarial or AdversarialSettings()
-        monitoring, runtime = monitoring or S4GANMonitoring(), runtime or RuntimeSettings()
+        monitoring, runtime = monitoring or S4GANMonitoring(), launcher_switches(runtime or RuntimeSettings())
         self.adversarial = adv.active
         if self.adversarial and unlabeled is None:
             raise ValueError("s4GAN needs unlabeled images: pass unlabeled=..., or set lambda_fm = lambda_st = 0 "
@@ -154,8 +154,11 @@ class S4GANTrainer(RecordedTrainer):
         self.settings = {"iterations": iterations, "batch_size": batch_size, "unlabeled_batch_size": unlabeled_batch_size,
                          **flat_settings(optim, adv, monitoring), "mixed_precision": runtime.mixed_precision,
                          "num_workers": num_workers, "seed": runtime.seed, "ignore_index": ignore_index,
-                         "mode": "s4gan" if self.adversarial else "supervised", "threshold_st": asdict(self.threshold), "lr_mult": lr_mult}
-        self.accelerator = acc = runtime.accelerator()
+                         "mode": "s4gan" if self.adversarial else "supervised", "threshold_st": asdict(self.threshold), "lr_mult": lr_mult,
+                         **{k: getattr(runtime, k) for k in ("compile", "channels_last", "log_with")}}
+        self.accelerator = acc = runtime.accelerator(project_dir=run_dir)
+        if runtime.channels_last: generator = generator.to(memory_format=torch.channels_last)
+        callbacks = (*callbacks, *tracker_callbacks(runtime, run_dir, config))
         self.recorder = RunRecorder(run_dir, acc, callbacks, quiet, config, header={"x": "iteration", "monitor": "val_miou", "mode": "max"})
         self.num_classes, self.class_names, self.ignore_index = num_classes, class_names, ignore_index
         self.iterations, self.eval_every, self.log_every = iterations, monitoring.eval_every, monitoring.log_every
@@ -398,4 +401,5 @@ def fit(self: S4GANTrainer, resume: bool | str | Path = False) -> dict:
     self.duration = duration0 + time.perf_counter() - t_fit
     self._callback("on_fit_end")
     self.recorder.write_history()
+    self.accelerator.wait_for_everyone()  # what follows (the report) starts after every process has finished
     return self._history()
