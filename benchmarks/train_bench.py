@@ -118,7 +118,7 @@ def phase3_step(tmp, median_time):
         model.train(); loss = loss_fn(model(x), y); loss.backward(); opt.step(); opt.zero_grad()
     t = median_time(step, repeats=3)
     return [{"bench": "phase 3 training step (frozen ViT-B/14 + UPerNet, 644x364, batch 2, CPU)",
-             "what": "images consumed per second", "value": f"{2 / t:.2f} images/s"} + _bf16_step(tmp)
+             "what": "images consumed per second", "value": f"{2 / t:.2f} images/s"}] + _bf16_step(tmp)
 
 
 
