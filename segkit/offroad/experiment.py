@@ -5,7 +5,7 @@
 # %% ../../nbs/51_offroad.experiment.ipynb #4c3cdd35
 from __future__ import annotations
 import hashlib, warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import psutil
@@ -192,4 +192,5 @@ def build_experiment_trainer(cfg: SegExperiment, model: SegModel, loss: nn.Modul
                        "class_names": train.class_names, "image_size": [cfg.width, cfg.height]},
               "compare_to": list(cfg.compare_to)}
     callbacks = [EarlyStopping("val_miou", "max", cfg.patience)] if cfg.patience else []
-    return experiment_trainer(cfg, model, loss, train, val, out, config, callbacks=callbacks)
+    loaders = replace(cfg, num_workers=0) if cache else cfg  # a cached sample is a memory read: workers would add only start-up and copies
+    return experiment_trainer(loaders, model, loss, train, val, out, config, callbacks=callbacks)
