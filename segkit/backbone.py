@@ -21,8 +21,8 @@ from .registry import Registry
 
 # %% auto #0
 __all__ = ['BACKBONES', 'DinoV2Config', 'backbone_config', 'nearest_patch_multiple', 'check_image_size', 'read_checkpoint',
-           'load_dinov2_weights', 'official_position_embedding', 'DinoV2Backbone', 'weights_fingerprint',
-           'FeatureCache']
+           'load_dinov2_weights', 'official_position_embedding', 'DinoV2Backbone', 'cpu_bf16_supported',
+           'weights_fingerprint', 'FeatureCache', 'feature_cache_bytes']
 
 # %% ../nbs/10_backbone.ipynb #7095186f
 @dataclass
@@ -163,7 +163,8 @@ class DinoV2Backbone(nn.Module):
                  name: str = "dinov2_vits14",  # a key of `BACKBONES`
                  weights: str | Path | None = None,  # None (random init), "hub" (timm download) or a checkpoint file
                  frozen: bool = True,  # frozen: no gradients, always eval mode; False trains every parameter
-                 out_blocks: int | None = None):  # None: the final grid; k: a list of the last k blocks' grids
+                 out_blocks: int | None = None,  # None: the final grid; k: a list of the last k blocks' grids
+                 precision: str = "fp32"):  # frozen forward: "fp32", "bf16" or "auto" (bf16 on a CPU with native bf16)
         super().__init__()
         self.name = name
         self.vit, self.weights_source = _create_vit(name, weights)
@@ -171,6 +172,9 @@ class DinoV2Backbone(nn.Module):
         if out_blocks is not None and not 1 <= out_blocks <= depth:
             raise ValueError(f"out_blocks={out_blocks}: backbone {name} has {depth} blocks; use None or 1..{depth}")
         self.out_blocks = out_blocks
+        if precision not in ("fp32", "bf16", "auto"):
+            raise ValueError(f"precision={precision!r}: use 'fp32', 'bf16' or 'auto' (bf16 where the CPU supports it)")
+        self.precision = precision
         self.patch_size = self.vit.patch_embed.patch_size[0]
         self.out_channels = self.vit.embed_dim
         self._set_trainable([] if frozen else [self.vit])
@@ -208,8 +212,7 @@ class DinoV2Backbone(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         "Patch-token grid(s) of `images` (B, 3, H, W) with H and W multiples of the patch size."
         check_image_size(*images.shape[-2:], self.patch_size)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            grids = self.block_grids(images)
+        grids = self.frozen_grids(images) if self.frozen else self.block_grids(images)
         return grids[-1] if self.out_blocks is None else grids
 
 # %% ../nbs/10_backbone.ipynb #1cb5c1e6
@@ -239,6 +242,25 @@ def block_grids(self: DinoV2Backbone, images: torch.Tensor) -> list[torch.Tensor
         if i >= first: grids.append(vit.norm(x)[:, vit.num_prefix_tokens:].transpose(1, 2).reshape(len(x), -1, rows, columns))
     return grids
 
+# %% ../nbs/10_backbone.ipynb #52a02755
+def cpu_bf16_supported() -> bool:
+    "True when this CPU computes bf16 matrix products natively (oneDNN's test: AVX512-BF16, AMX or AVX512 core)."
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+@patch
+def forward_precision(self: DinoV2Backbone, device: torch.device) -> str:
+    "The precision of the frozen forward on `device`: 'bf16' or 'fp32' ('auto' is bf16 on a CPU that supports it)."
+    if self.precision == "auto": return "bf16" if device.type == "cpu" and cpu_bf16_supported() else "fp32"
+    return self.precision
+
+@patch
+def frozen_grids(self: DinoV2Backbone, images: torch.Tensor) -> list[torch.Tensor]:
+    "`block_grids` of a frozen backbone: inference mode, bf16 autocast when `forward_precision` says so, fp32 grids out."
+    bf16 = self.forward_precision(images.device) == "bf16"
+    with torch.inference_mode(), torch.autocast(images.device.type, torch.bfloat16, enabled=bf16):
+        grids = self.block_grids(images)
+    return [g.float() if g.dtype != torch.float32 else g.clone() for g in grids]  # ordinary tensors a head can save
+
 # %% ../nbs/10_backbone.ipynb #66615b60
 def weights_fingerprint(backbone: DinoV2Backbone) -> str:
     "A hash of the backbone's state dict (names, shapes, dtypes, values) and `out_blocks`."
@@ -257,14 +279,16 @@ def _require_frozen(backbone: DinoV2Backbone) -> None:
 
 # %% ../nbs/10_backbone.ipynb #836432dd
 class FeatureCache:
-    "Frozen-backbone features computed once per sample key and reused, kept in memory or in a folder."
+    "Frozen-backbone features computed once per sample key and reused, kept in memory or in a folder (memory-mapped)."
     def __init__(self,
                  backbone: DinoV2Backbone,  # must be frozen
-                 store: str | Path = "memory"):  # "memory" or a folder for .pt files
+                 store: str | Path = "memory",  # "memory" or a folder for .pt files
+                 dtype: torch.dtype | None = None):  # storage dtype (e.g. torch.float16); None: as computed (fp32)
         _require_frozen(backbone)
-        self.backbone, self.hits, self.misses = backbone, 0, 0
+        self.backbone, self.dtype, self.hits, self.misses = backbone, dtype, 0, 0
         self._memory: dict[str, list[torch.Tensor]] | None = {} if store == "memory" else None
-        self.folder = None if store == "memory" else Path(store) / weights_fingerprint(backbone)
+        stored = "" if dtype is None else f"-{str(dtype).removeprefix('torch.')}"
+        self.folder = None if store == "memory" else Path(store) / f"{weights_fingerprint(backbone)}{stored}"
         if self.folder is not None: self.folder.mkdir(parents=True, exist_ok=True)
 
     def _file(self, key: str) -> Path:
@@ -274,6 +298,7 @@ class FeatureCache:
         return key in self._memory if self.folder is None else self._file(key).is_file()
 
     def _put(self, key: str, grids: list[torch.Tensor]) -> None:
+        grids = [g if self.dtype is None else g.to(self.dtype) for g in grids]
         if self.folder is None:
             self._memory[key] = grids
             return
@@ -282,7 +307,13 @@ class FeatureCache:
         os.replace(partial, self._file(key))
 
     def _get(self, key: str) -> list[torch.Tensor]:
-        return self._memory[key] if self.folder is None else torch.load(self._file(key), weights_only=True)
+        # memory-mapped: a cache larger than RAM is paged in from disk as it is read, not loaded whole
+        return self._memory[key] if self.folder is None else torch.load(self._file(key), weights_only=True, mmap=True)
+
+    def get(self, key: str) -> torch.Tensor | list[torch.Tensor]:
+        "The stored grid(s) of a cached `key`, one sample (no batch axis), in the storage dtype."
+        grids = self._get(key)
+        return grids if self.backbone.out_blocks is not None else grids[0]
 
     def features(self, images: torch.Tensor, keys: Sequence[str]) -> torch.Tensor | list[torch.Tensor]:
         "The backbone's output for `images` (B, 3, H, W), computed only for keys not seen before."
@@ -297,5 +328,11 @@ class FeatureCache:
         self.misses += len(missing)
         self.hits += len(keys) - len(missing)
         samples = [self._get(k) for k in keys]
-        grids = [torch.stack(level).to(images.device) for level in zip(*samples)]
+        grids = [torch.stack(level).to(images.device, torch.get_default_dtype()) for level in zip(*samples)]
         return grids if self.backbone.out_blocks is not None else grids[0]
+
+# %% ../nbs/10_backbone.ipynb #f8182de5
+def feature_cache_bytes(images: int, height: int, width: int, channels: int, levels: int = 1, patch_size: int = 14,
+                        dtype: torch.dtype = torch.float16) -> int:
+    "Bytes of the cached grids of `images` images of height x width: levels x channels x (height/patch) x (width/patch) each."
+    return images * levels * channels * (height // patch_size) * (width // patch_size) * dtype.itemsize

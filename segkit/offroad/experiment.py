@@ -4,15 +4,17 @@
 
 # %% ../../nbs/51_offroad.experiment.ipynb #4c3cdd35
 from __future__ import annotations
-from dataclasses import asdict, dataclass
+import hashlib, warnings
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import psutil
 import torch
 from fastcore.basics import patch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
-from ..backbone import BACKBONES, FeatureCache, nearest_patch_multiple
+from ..backbone import BACKBONES, FeatureCache, feature_cache_bytes, nearest_patch_multiple
 from ..callbacks import EarlyStopping
 from ..data import AUGMENTATIONS, SegmentationDataset, build_transforms, class_stats, class_weights
 from .data import offroad_train_val
@@ -25,8 +27,9 @@ from ..experiment import Experiment, check_choice, experiment_trainer, register_
 from ..data import check_masks
 
 # %% auto #0
-__all__ = ['CLASS_WEIGHTS', 'SegExperiment', 'build_data', 'build_experiment_model', 'build_experiment_loss', 'KeyedDataset',
-           'CachedFeatureModel', 'use_feature_cache', 'build_experiment_trainer']
+__all__ = ['CLASS_WEIGHTS', 'SegExperiment', 'build_data', 'build_experiment_model', 'build_experiment_loss',
+           'transform_fingerprint', 'CachedFeatures', 'CachedFeatureModel', 'use_feature_cache',
+           'build_experiment_trainer']
 
 # %% ../../nbs/51_offroad.experiment.ipynb #fd0998fb
 CLASS_WEIGHTS = (None, "inverse", "median", "inv_share")
@@ -115,7 +118,9 @@ def _head_kwargs(head: str, width: int | None, norm: str | None = None) -> dict:
 def build_experiment_model(cfg: SegExperiment, num_classes: int) -> SegModel:
     "The backbone + head model of the experiment."
     torch.manual_seed(cfg.seed)
-    return build_model(cfg.backbone, cfg.head, num_classes, weights=cfg.weights, **_head_kwargs(cfg.head, cfg.head_width, cfg.head_norm))
+    model = build_model(cfg.backbone, cfg.head, num_classes, weights=cfg.weights, **_head_kwargs(cfg.head, cfg.head_width, cfg.head_norm))
+    model.backbone.precision = "auto"  # a frozen backbone's forward in bf16 where the CPU has native bf16
+    return model
 
 def build_experiment_loss(cfg: SegExperiment, train: SegmentationDataset) -> nn.Module:
     "The experiment's loss; class weights come from the train split's class statistics (cached in segkit's cache folder)."
@@ -127,48 +132,71 @@ def build_experiment_loss(cfg: SegExperiment, train: SegmentationDataset) -> nn.
     return build_loss(cfg.loss, **kw.get(cfg.loss, {}))
 
 # %% ../../nbs/51_offroad.experiment.ipynb #2f09697a
-class KeyedDataset(Dataset):
-    "Wraps a dataset so that inputs are (image, sample index): the key a feature cache needs."
-    def __init__(self, ds: SegmentationDataset): self.ds = ds
-    def __len__(self): return len(self.ds)
-    def __getattr__(self, name): return getattr(self.__dict__["ds"], name)
-    def __getitem__(self, i):
-        x, y = self.ds[i]
-        return (x, torch.tensor(i)), y
+def transform_fingerprint(transform) -> str:
+    "A hash of an albumentations pipeline's description (its steps, sizes, interpolations, normalisation constants)."
+    return hashlib.sha256(repr(transform).encode()).hexdigest()[:12]
+
+class CachedFeatures(Dataset):
+    "A split as (cached backbone grids, mask at model resolution): one pass over `ds` fills the cache, then no file is read."
+    def __init__(self, ds: SegmentationDataset, cache: FeatureCache, keys: list[str], batch_size: int = 8,
+                 num_workers: int | None = 0):
+        self.ds, self.cache, self.keys, masks, start = ds, cache, keys, [], 0
+        for images, targets in DataLoader(ds, batch_size=batch_size, num_workers=num_workers or 0):
+            cache.features(images, keys[start:start + len(images)])  # computes only what is not cached yet
+            if targets.max() > 255: raise ValueError(f"{ds.pairs[start][1]}…: class index {targets.max()} does not fit the uint8 mask cache")
+            masks.append(targets.to(torch.uint8)); start += len(images)
+        self.masks = torch.cat(masks)
+    def __len__(self): return len(self.keys)
+    def __getattr__(self, name): return getattr(self.__dict__["ds"], name)  # class names, sample ids, … of the split
+    def __getitem__(self, i): return {"features": self.cache.get(self.keys[i])}, self.masks[i].long()
 
 class CachedFeatureModel(SegModel):
-    "The same backbone and head (same state-dict keys) whose frozen backbone output is cached per sample key."
-    def __init__(self, model: SegModel, cache: FeatureCache, keys: dict[str, list[str]]):
+    "The same backbone and head (same state-dict keys); a batch of cached grids (`{'features': ...}`) runs the head alone."
+    def __init__(self, model: SegModel, image_size: tuple[int, int]):  # (height, width) of the logits
         super().__init__(model.backbone, model.head)
-        self.cache, self.keys = cache, keys  # keys: split -> key of each sample index; train mode reads "train"
+        self.image_size = tuple(image_size)
 
     def forward(self, inputs):
-        if isinstance(inputs, torch.Tensor): return super().forward(inputs)  # plain images: no key, no cache
-        images, idx = inputs
-        keys = [self.keys["train" if self.training else "val"][i] for i in idx.tolist()]
-        return self.forward_head(self.cache.features(images, keys), images.shape[-2:])
+        if isinstance(inputs, torch.Tensor): return super().forward(inputs)  # plain images: the full model
+        grids = inputs["features"]
+        grids = [g.float() for g in grids] if isinstance(grids, list) else grids.float()
+        return self.forward_head(grids, self.image_size)
 
-def use_feature_cache(cfg: SegExperiment, model: SegModel) -> str | None:
-    "'memory' or 'disk' when the cache applies (frozen backbone, deterministic transform), else None."
-    if cfg.feature_cache == "off" or not model.backbone.frozen or cfg.augment != "none": return None
-    return "memory" if cfg.feature_cache == "auto" else cfg.feature_cache
+def use_feature_cache(cfg: SegExperiment, model: SegModel, images: int) -> tuple[str | None, str]:
+    "('memory', 'disk' or None, why): the cache needs a frozen backbone and a deterministic transform; 'auto' picks the store by size."
+    if cfg.feature_cache == "off": return None, "feature_cache='off'"
+    if not model.backbone.frozen: return None, "the backbone is trained, so its features change"
+    if cfg.augment != "none": return None, f"augment={cfg.augment!r} changes the backbone's input every epoch"
+    levels = model.backbone.out_blocks or 1
+    need = (feature_cache_bytes(images, cfg.height, cfg.width, model.backbone.out_channels, levels)
+            + images * cfg.height * cfg.width)  # fp16 grids + uint8 masks
+    if cfg.feature_cache != "auto": return cfg.feature_cache, f"feature_cache={cfg.feature_cache!r}, {need / 1e9:.2f} GB"
+    available = psutil.virtual_memory().available
+    if need > available / 2:
+        return "disk", f"{need / 1e9:.1f} GB exceed half the available memory ({available / 1e9:.1f} GB): memory-mapped files"
+    return "memory", f"{need / 1e9:.2f} GB fit in memory ({available / 1e9:.1f} GB available)"
 
 # %% ../../nbs/51_offroad.experiment.ipynb #60008e89
 def build_experiment_trainer(cfg: SegExperiment, model: SegModel, loss: nn.Module, train: SegmentationDataset,
                              val: SegmentationDataset, data_root: Path) -> Trainer:
     "A Trainer for the experiment, writing to its run folder (with the feature cache when it applies)."
     out = run_dir(cfg)
-    cache = use_feature_cache(cfg, model)
+    cache, why = use_feature_cache(cfg, model, len(train) + len(val))
+    if cache is None and cfg.feature_cache in ("memory", "disk"): warnings.warn(f"feature_cache={cfg.feature_cache!r} is off: {why}")
+    print(f"feature cache: {cache or 'off'} ({why})")
+    precision = model.backbone.forward_precision(torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu"))
     if cache:
-        fc = FeatureCache(model.backbone, "memory" if cache == "memory" else out / "feature_cache")
-        fp = f"{cfg.width}x{cfg.height}:none"
-        keys = {s: [f"{fp}:{s}:{ds.sample_id(i)}" for i in range(len(ds))] for s, ds in (("train", train), ("val", val))}
-        model, train, val = CachedFeatureModel(model, fc, keys), KeyedDataset(train), KeyedDataset(val)
+        fc = FeatureCache(model.backbone, "memory" if cache == "memory" else out / "feature_cache", torch.float16)
+        train, val = (CachedFeatures(ds, fc, [f"{split}:{ds.sample_id(i)}:{precision}:{transform_fingerprint(ds.transform)}"
+                                              for i in range(len(ds))], cfg.batch_size, cfg.num_workers)
+                      for split, ds in (("train", train), ("val", val)))
+        model = CachedFeatureModel(model, (cfg.height, cfg.width))
     config = {"run_name": out.name, "experiment": cfg.experiment, "params": asdict(cfg),
               "model": {"name": f"{cfg.backbone}+{cfg.head}", "backbone": cfg.backbone, "head": cfg.head,
-                        "feature_cache": cache or "off"},
+                        "feature_cache": cache or "off", "feature_cache_reason": why, "backbone_precision": precision},
               "data": {"dataset": cfg.dataset, "root": str(data_root), "n_train": len(train), "n_val": len(val),
                        "class_names": train.class_names, "image_size": [cfg.width, cfg.height]},
               "summary_metrics": list(cfg.SUMMARY_METRICS), "summary_figures": list(cfg.SUMMARY_FIGURES), "compare_to": list(cfg.compare_to)}
     callbacks = [EarlyStopping("val_miou", "max", cfg.patience)] if cfg.patience else []
-    return experiment_trainer(cfg, model, loss, train, val, out, config, callbacks=callbacks)
+    loaders = replace(cfg, num_workers=0) if cache else cfg  # a cached sample is a memory read: workers would add only start-up and copies
+    return experiment_trainer(loaders, model, loss, train, val, out, config, callbacks=callbacks)
