@@ -25,7 +25,7 @@ from segkit.callbacks import Callback
 ROOT = Path(__file__).resolve().parents[1]
 PHASE3 = dict(dataset="synthetic", synthetic_train=16, synthetic_val=7, backbone="dinov2_tiny", weights=None, head_width=32,
               width=112, height=56, epochs=2, warmup_epochs=1, patience=None, compare_to=[], num_workers=0, loss="ce")
-# the smoke preset's values, given under preset "full" so that batch_size is ours (the smoke preset replaces it)
+# the smoke preset's values, given explicitly under preset "full": every setting of the compared runs is visible here
 VESUVIUS = dict(dataset="synthetic", synthetic_volumes=6, synthetic_size=48, n_folds=3, patch_size=32, model="unet3d_small",
                 base_width=4, depth=3, samples_per_volume=1, cldice_iterations=1, mixed_precision="no", num_workers=0,
                 min_size=8, mirror_tta=False, epochs=3, noise_start=2, noise_every=2, plateau_window=1, warmup_epochs=1,
