@@ -95,6 +95,9 @@ class Experiment:
     mixed_precision: str = "no"  # "fp16"/"bf16" used on a GPU; the CPU runs in fp32
     num_workers: int | None = None  # None: a few per CPU
     device: str = "auto"
+    compile: bool | str = False  # torch.compile the model: True (inductor) or a backend name; checkpoints keep plain keys
+    channels_last: bool = False  # channels-last memory layout (faster convolutions on recent GPUs)
+    log_with: str | list | None = None  # Accelerate trackers: "tensorboard", "mlflow", "wandb" (comma-separated) or None
     seed: int = 0
     run_name: str | None = None  # None: <experiment>-<date>-<time>
     compare_to: list = field(default_factory=list)  # run names, or experiment names (the newest run of that experiment)
@@ -176,7 +179,7 @@ def validated(self: Experiment) -> Experiment:
     check_choice("preset", self.preset, PRESETS); check_choice("dataset", self.dataset, self.DATASETS)
     check_choice("mixed_precision", self.mixed_precision, ("no", "fp16", "bf16"))
     check_choice("device", self.device, ("auto", "cpu", "cuda"))
-    self.check_at_least("batch_size"); self.check_flags("resume")
+    self.check_at_least("batch_size"); self.check_flags("resume", "channels_last")
     if self.lr <= 0: raise ValueError(f"lr={self.lr} must be positive")
     if self.weight_decay < 0: raise ValueError(f"weight_decay={self.weight_decay} must be non-negative")
     if self.patience is not None and self.patience < 1:

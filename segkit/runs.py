@@ -208,7 +208,8 @@ def load_run(run_dir: str | Path) -> Run:
 _TITLES = {"loss": "Loss", "miou": "mIoU", "mean_dice": "Dice", "pixel_accuracy": "Acc", "miou_batch": "mIoU (per batch)",
            "lr": "LR", "time_s": "Time (s)", "epoch": "Epoch", "step": "Step", "iteration": "Iteration",
            "fscore": "F-score", "fg_dice": "FG Dice", "fg_iou": "FG IoU", "fg_precision": "FG precision",
-           "fg_recall": "FG recall", "predicted_foreground": "Predicted FG", "true_foreground": "True FG"}
+           "fg_recall": "FG recall", "predicted_foreground": "Predicted FG", "true_foreground": "True FG",
+           "volume_score": "Volume score", "volume_dice": "Volume Dice", "volume_foreground_share": "Volume predicted FG"}
 
 def column_title(column: str) -> str:
     "Readable header of a history column (`val_miou` -> 'Val mIoU', a loss term `val_dice` -> 'Val dice loss')."

@@ -4,7 +4,8 @@ uninterrupted run: the history must be identical, and no file corrupt or left be
 Each run is a forked child of this process (segkit and torch are imported once: a fresh interpreter costs seconds
 per restart), running what `nbs/phase1.ipynb` runs: parameters, data (generated on the first run), model, loss,
 trainer, fit. The first kill lands while the synthetic data is being generated; the others at random moments of
-training (start-up, an epoch, a checkpoint or history write; a random delay after an epoch boundary), drawn from a fixed seed so a failure can be replayed.
+training (start-up, an epoch, a checkpoint or history write: a random fraction of the last epoch's time after an epoch
+boundary), drawn from a fixed seed so a failure can be replayed.
 """
 import json, multiprocessing, os, random, signal, time
 from pathlib import Path
@@ -19,7 +20,7 @@ from segkit.recorder import load_checkpoint
 from segkit.runs import load_run
 from segkit.synthetic import MARKER
 
-KILLS, EPOCHS, SEED, DELAY = 5, 8, 1234, 0.2  # DELAY: seconds, about an epoch of this tiny run here
+KILLS, EPOCHS, SEED, DELAY = 5, 12, 1234, 0.2  # DELAY: seconds before the first epoch time is known
 TINY = dict(preset="smoke", epochs=EPOCHS, synthetic_train=8, synthetic_val=4, width=56, height=28, batch_size=4, seed=0)
 
 
@@ -48,6 +49,12 @@ def _start(reports: Path, name: str):
 def _epochs_done(reports: Path, name: str) -> int:
     try: return len(json.loads((reports / name / "history.json").read_text())["epochs"])
     except (OSError, ValueError): return 0
+
+
+def _epoch_time(reports: Path, name: str) -> float:
+    "Seconds the last recorded epoch took (DELAY before one is recorded)."
+    try: return float(json.loads((reports / name / "history.json").read_text())["epochs"][-1]["time_s"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError): return DELAY
 
 
 def _generating(synthetic: Path) -> bool:
@@ -81,7 +88,7 @@ def killed_and_reference(tmp_path_factory):
             else:  # a random moment after the next epoch begins: start-up, training, evaluation or a write
                 target = done + (len(kills) > 1)  # the second kill during start-up or the first epoch, later ones after an epoch of progress
                 while p.is_alive() and _epochs_done(reports, "killed") < target and time.monotonic() < deadline: time.sleep(0.005)
-                time.sleep(rng.uniform(0, DELAY))
+                time.sleep(rng.uniform(0, 1) * _epoch_time(reports, "killed"))  # lands within the next epoch on a fast or a busy machine
                 where = f"epoch {_epochs_done(reports, 'killed') + 1}"  # or the writes that end it
             if p.is_alive():
                 os.kill(p.pid, signal.SIGKILL); p.join()

@@ -101,22 +101,13 @@ def test_phase3_smoke_learns(reports):
     assert max(e["val_miou"] for e in epochs) > epochs[0]["val_miou"] + 0.03, [e["val_miou"] for e in epochs]
 
 
-def test_resume_continues_a_run(reports):
-    out, env = reports
-    run = "resume-phase1"
-    base = [*SEGKIT, "run", "phase1", "-p", "preset", "smoke", "-p", "dataset", "synthetic", "-p", "run_name", run]
-    subprocess.run([*base, "-p", "epochs", "2"], cwd=ROOT, env=env, check=True)
-    subprocess.run([*base, "-p", "epochs", "3", "-p", "resume", "True"], cwd=ROOT, env=env, check=True)
-    h = history(out / run)
-    assert [e["epoch"] for e in h["epochs"]] == [1, 2, 3]
-    assert any(e["kind"] == "resumed" for e in h["events"])
-
-
-def test_missing_dataset_fails_fast_with_the_fix(reports, tmp_path):
-    r = subprocess.run([*SEGKIT, "run", "phase3", "-p", "epochs", "40", "-p", "data_dir", str(tmp_path / "none")],
-                       cwd=ROOT, env=reports[1], capture_output=True, text=True)
-    assert r.returncode != 0
-    assert 'dataset="synthetic"' in r.stdout + r.stderr
+def test_missing_dataset_fails_fast_with_the_fix(tmp_path):
+    "The notebook's first data call (in-process: the message is the library's): the real folder is absent, the error says how to run without."
+    from segkit.data import DataError
+    from segkit.offroad.experiment import SegExperiment, build_data
+    cfg = SegExperiment.from_namespace({"experiment": "phase3", "epochs": 40, "data_dir": str(tmp_path / "none")})
+    with pytest.raises(DataError, match='dataset="synthetic"') as error: build_data(cfg)
+    assert str(tmp_path / "none") in str(error.value)
 
 
 def test_sweep_writes_one_comparison(reports):
@@ -126,3 +117,15 @@ def test_sweep_writes_one_comparison(reports):
     assert len(comparisons) == 1
     text = comparisons[0].read_text()
     assert "epochs-1-" in text and "epochs-2-" in text
+
+
+def test_resume_continues_a_run(reports):
+    "`segkit run -p resume True` continues the sweep's 1-epoch run to 2 epochs (exactness: tests/test_kill.py, test_multiprocess.py)."
+    out, env = reports
+    run = next(out.glob("phase1-epochs-1-*")).name
+    subprocess.run([*SEGKIT, "run", "phase1", "-p", "preset", "smoke", "-p", "dataset", "synthetic", "-p", "run_name", run,
+                    "-p", "epochs", "2", "-p", "resume", "True"], cwd=ROOT, env=env, check=True)
+    h = history(out / run)
+    assert [e["epoch"] for e in h["epochs"]] == [1, 2]
+    assert any(e["kind"] == "resumed" for e in h["events"])
+    assert (out / run / "phase1.resume-1.ipynb").exists() and (out / run / "phase1.ipynb").exists()  # the first notebook kept

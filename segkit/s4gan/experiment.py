@@ -170,7 +170,8 @@ def build_s4gan_trainer(cfg: S4GANExperiment, labeled: SegmentationDataset, unla
                         adversarial=AdversarialSettings(lambda_fm=cfg.lambda_fm, lambda_st=cfg.lambda_st, threshold_st=cfg.threshold()),
                         monitoring=S4GANMonitoring(eval_every=cfg.eval_every, log_every=cfg.log_every, inactive_steps=cfg.inactive_steps,
                                                    d_loss_floor=cfg.d_loss_floor, falling_evals=cfg.falling_evals),
-                        runtime=RuntimeSettings(device=cfg.device, mixed_precision=cfg.mixed_precision, seed=cfg.seed),
+                        runtime=RuntimeSettings(device=cfg.device, mixed_precision=cfg.mixed_precision, seed=cfg.seed, compile=cfg.compile,
+                                                channels_last=cfg.channels_last, log_with=cfg.log_with),
                         callbacks=[EarlyStopping("val_miou", "max", cfg.patience)] if cfg.patience else [],
                         run_dir=out, config=config)
 
