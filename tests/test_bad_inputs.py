@@ -343,7 +343,7 @@ def uninterrupted(tmp_path_factory):
     return _files(Path(out.strip()))
 
 
-@pytest.mark.parametrize("files_before_kill", [0, 50]  # before the first file and midway; tests/test_kill.py kills generation inside a whole run too)
+@pytest.mark.parametrize("files_before_kill", [0, 50])  # before the first file and midway; tests/test_kill.py kills generation in a whole run too
 def test_kill_during_generation(tmp_path, files_before_kill, uninterrupted):
     "kill -9 a real generator when its temporary folder holds N of 100 images: the next call succeeds, nothing half-written stays."
     expected = uninterrupted
