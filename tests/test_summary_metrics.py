@@ -40,8 +40,8 @@ def test_vesuvius_comparison_shows_its_metrics_and_no_loss_across_loss_weighting
             for c, w, s, d, p in (("v1", 0.2, 0.51, 0.62, 0.66), ("v2", 0.4, 0.55, 0.64, 0.58))]
     table = comparison_table([load_run(r) for r in runs])
     rows = dict(zip(table.index, table.values.tolist()))
-    assert rows["volume_score"] == ["0.5100", "0.5500", "+0.0400 (+7.8%)"]
-    assert rows["volume_dice"][:2] == ["0.6200", "0.6400"] and rows["volume_foreground_share"][:2] == ["66.00%", "58.00%"]
+    assert rows["Volume score"] == ["0.5100", "0.5500", "+0.0400 (+7.8%)"]
+    assert rows["Volume Dice"][:2] == ["0.6200", "0.6400"] and rows["Volume predicted FG"][:2] == ["66.00%", "58.00%"]
     assert rows["Val FG Dice"][:2] == ["0.6000", "0.6000"] and "Val Predicted FG" in rows
     assert rows["Val Loss"] == ["not comparable: the losses differ"] * 3
     assert "Val mIoU" not in rows  # an off-road metric the experiment does not declare
