@@ -16,11 +16,14 @@ def median_time(fn: Callable, repeats: int | None = None, warmup: int = 1) -> fl
 
 
 def compare(segkit: Callable, reference: Callable, repeats: int | None = None, warmup: int = 1) -> tuple[float, float]:
-    "Median wall times (segkit, reference) of whole calls, interleaved A B A B ... after `warmup` rounds of each."
+    """Median wall times (segkit, reference) of whole calls, interleaved A B B A A B ... after `warmup` rounds of each.
+    The order alternates each round, so neither side always runs first (after the other's allocations, or into its
+    warm caches)."""
     repeats = repeats or REPEATS
     times = ([], [])
+    pairs = [(segkit, times[0]), (reference, times[1])]
     for round_ in range(warmup + repeats):
-        for fn, record in zip((segkit, reference), times):
+        for fn, record in (pairs if round_ % 2 == 0 else pairs[::-1]):
             t = time.perf_counter(); fn(); elapsed = time.perf_counter() - t
             if round_ >= warmup: record.append(elapsed)
     return statistics.median(times[0]), statistics.median(times[1])
