@@ -21,9 +21,10 @@ $(STAMP): settings.ini setup.py constraints.txt
 demo: $(STAMP)
 	$(BIN)/segkit demo
 
-# notebooks and library in sync, then the notebooks' own tests, then the integration tests.
+# notebooks and library in sync, then the notebooks' own tests, then the integration tests. Two notebooks run at once,
+# each with one torch thread: two threads each on 2 cores make them wait on each other (OpenMP spins).
 test: $(STAMP) sync-check
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 	$(BIN)/python -m pytest -q tests/
 
 sync-check: $(STAMP)

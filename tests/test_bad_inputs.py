@@ -1,5 +1,5 @@
 "Bad inputs of the data layer and of experiment parameters and runs: each stops with the right error type and a message naming the file or parameter, the value and the fix."
-import json, os, signal, subprocess, sys, time
+import json, multiprocessing, os, signal, subprocess, sys, time
 from pathlib import Path
 
 import cv2
@@ -320,27 +320,30 @@ def test_nothing_written_into_data_folder(tmp_path):
     assert list((tmp_path / "cache").rglob("*.json"))
 
 
-GENERATE = """
-import os, sys
-from segkit.offroad.data import make_offroad_dataset
-from segkit.synthetic import resolve_dataset
-print(resolve_dataset("synthetic", None, "offroad", n_train=40, n_val=10, size=(238, 133), seed=0), flush=True)
-"""
+def _generate(synthetic: Path) -> Path:
+    "The off-road synthetic set (100 images) generated under `synthetic` ($SEGKIT_SYNTHETIC_DIR), in this process; its folder."
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEGKIT_SYNTHETIC_DIR", str(synthetic))
+        return Path(resolve_dataset("synthetic", None, "offroad", n_train=40, n_val=10, size=(238, 133), seed=0))
+
+def _fork_generate(synthetic: Path):
+    "`_generate` in a forked child (segkit is imported once: a fresh interpreter costs seconds), to be killed."
+    def child():
+        code = 1
+        try: _generate(synthetic); code = 0
+        finally: os._exit(code)  # never return into pytest from a forked child
+    p = multiprocessing.get_context("fork").Process(target=child)
+    p.start()
+    return p
 
 def _files(d: Path) -> dict:
     return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
-def _python(env_dir: Path, code: str):
-    env = {**os.environ, "SEGKIT_SYNTHETIC_DIR": str(env_dir), "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    "The files of the dataset GENERATE makes when nothing interrupts it."
-    p = _python(tmp_path_factory.mktemp("reference"), GENERATE); out, err = p.communicate(timeout=300)
-    assert p.returncode == 0, err
-    return _files(Path(out.strip()))
+    "The files of the dataset `_generate` makes when nothing interrupts it."
+    return _files(_generate(tmp_path_factory.mktemp("reference")))
 
 
 @pytest.mark.parametrize("files_before_kill", [0, 50])  # before the first file and midway; tests/test_kill.py kills generation in a whole run too
@@ -348,21 +351,19 @@ def test_kill_during_generation(tmp_path, files_before_kill, uninterrupted):
     "kill -9 a real generator when its temporary folder holds N of 100 images: the next call succeeds, nothing half-written stays."
     expected = uninterrupted
     root = tmp_path / "synthetic"
-    p = _python(root, GENERATE)
+    p = _fork_generate(root)
     deadline = time.time() + 300
     while time.time() < deadline:
         tmps = list(root.glob(".offroad-*.tmp-*")) if root.exists() else []
         n = sum(1 for _ in tmps[0].rglob("*.png")) if tmps else -1
-        if n >= files_before_kill or p.poll() is not None: break
+        if n >= files_before_kill or not p.is_alive(): break
         time.sleep(0.005)
-    assert p.poll() is None, "the generator finished before it could be killed; make the dataset larger"
-    os.kill(p.pid, signal.SIGKILL); p.wait()
+    assert p.is_alive(), "the generator finished before it could be killed; make the dataset larger"
+    os.kill(p.pid, signal.SIGKILL); p.join()
     finals = [d for d in root.iterdir() if not d.name.startswith(".")]
     assert finals == [], f"a killed generation left a final folder: {finals}"
     assert list(root.glob(".offroad-*.tmp-*")), "the kill should have left the temporary folder for the next call"
-    q = _python(root, GENERATE); out, err = q.communicate(timeout=300)
-    assert q.returncode == 0, err
-    d = Path(out.strip())
+    d = _generate(root)
     assert _files(d) == expected  # complete and identical to an uninterrupted generation
     assert sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock")) == [d.name]  # temp removed
 

@@ -1,25 +1,26 @@
 "The face-parsing notebook runs end to end in the smoke preset through papermill, as `segkit sweep` runs one value."
-import json, math, os, subprocess, sys, zipfile
+import json, math, zipfile
 from pathlib import Path
 
+import papermill as pm
 import pytest
 
 from segkit.faceparse.models import build_face_model
 from segkit.heads import count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
-PAPERMILL = [sys.executable, "-m", "papermill", "nbs/faceparse.ipynb"]
 RUN = "faceparse-dice_weight-2.0"  # the name `segkit sweep nbs/faceparse.ipynb -p dice_weight ...` gives a run
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
+    "papermill called in this process (its imports paid once), the notebook in a real kernel."
     reports, work = tmp_path_factory.mktemp("reports"), tmp_path_factory.mktemp("work")
-    env = {**os.environ, "SEGKIT_REPORTS_DIR": str(reports), "CI": "true"}
-    r = subprocess.run([*PAPERMILL, str(work / "faceparse.ipynb"), "-p", "preset", "smoke", "-p", "data_dir", str(work / "faces"),
-                        "-p", "submit", "True", "-p", "dice_weight", "2.0", "-p", "run_name", RUN, "-p", "compare_to", "None"],
-                       cwd=ROOT, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEGKIT_REPORTS_DIR", str(reports)); mp.setenv("CI", "true")
+        pm.execute_notebook(str(ROOT / "nbs" / "faceparse.ipynb"), str(work / "faceparse.ipynb"), cwd=str(ROOT), progress_bar=False,
+                            parameters={"preset": "smoke", "data_dir": str(work / "faces"), "submit": True, "dice_weight": 2.0,
+                                        "run_name": RUN, "compare_to": None})
     return reports / RUN
 
 

@@ -20,6 +20,7 @@ import json, os, subprocess, sys
 from pathlib import Path
 
 import pytest
+import torch
 from segkit.callbacks import Callback
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +103,8 @@ def reports(tmp_path_factory):
     segkit_run = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     torchrun = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                                  __file__, str(d)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the ranks run at the same time with one thread each (torchrun's default): 2 cores, no oversubscription
     try:
         one = {"phase3": run_task("phase3", {**PHASE3, "batch_size": 4, "run_name": "phase3-one"})[0],  # 1 process, global batch 8
                "vesuvius": run_task("vesuvius", {**VESUVIUS, "batch_size": 4, "run_name": "vesuvius-one"})[0],
@@ -110,6 +113,7 @@ def reports(tmp_path_factory):
             err = p.communicate()[1]
             assert p.returncode == 0, f"{name} failed:\n{err[-3000:]}"
     finally:
+        torch.set_num_threads(threads)
         for p in (segkit_run, torchrun):
             if p.poll() is None: p.kill()
         os.environ.pop("SEGKIT_REPORTS_DIR")

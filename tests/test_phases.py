@@ -1,11 +1,16 @@
-"The phase 1-3 notebooks run end to end in the smoke preset through the `segkit` CLI (papermill), as a researcher runs them."
-import json, os, re, subprocess, sys
+"""The phase 1-3 notebooks run end to end in the smoke preset through the `segkit` CLI (papermill), as a researcher runs them.
+
+The CLI's entry point is called in this process (the console script itself: tests/test_layout.py, test_vesuvius.py,
+test_multiprocess.py). The chain runs each notebook in a real kernel; the sweep and the resume, which check what the CLI
+does around a notebook, run its cells in this process (`InProcessEngine`): a kernel start and its imports cost ~7 s a run."""
+import json, os, re
 from pathlib import Path
 
 import pytest
+from conftest import notebooks_in_process
+from segkit.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SEGKIT = [str(Path(sys.executable).parent / "segkit")]
 
 
 # The three phases as one chain (phase1 -> phase2 -> phase3 by `parent`), each stating what it expects: checks that the
@@ -16,18 +21,38 @@ CHAIN = {"phase1": {"objective": "A frozen backbone with a light head learns the
                     "expect": {"val_miou": ">0", "val_loss": "<0"}}}
 
 
+def segkit(*args, **env):
+    "`segkit *args` in this process, from the project folder, with `env` set (None: unset) for the run."
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(ROOT)
+        for k, v in env.items():
+            if v is None: mp.delenv(k, raising=False)
+            else: mp.setenv(k, v)
+        main([str(a) for a in args])
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    env = {**os.environ, "SEGKIT_REPORTS_DIR": str(out), "CI": "true"}
     data = tmp_path_factory.mktemp("data") / "offroad"
     for phase, chain in CHAIN.items():
         params = [a for k, v in chain.items() for a in ("-p", k, json.dumps(v) if isinstance(v, dict) else v)]
         # phase1 runs as a researcher's `segkit run` does (not quiet): its executed notebook shows the progress output
-        subprocess.run([*SEGKIT, "run", phase, "-p", "preset", "smoke", "-p", "dataset", "synthetic", "-p", "data_dir", str(data),
-                        "-p", "run_name", f"smoke-{phase}", *params], cwd=ROOT, check=True,
-                       env={k: v for k, v in env.items() if k != "CI"} if phase == "phase1" else env)
-    return out, env
+        segkit("run", phase, "-p", "preset", "smoke", "-p", "dataset", "synthetic", "-p", "data_dir", data, "-p", "run_name",
+               f"smoke-{phase}", *params, SEGKIT_REPORTS_DIR=str(out), CI=None if phase == "phase1" else "true")
+    return out, {"SEGKIT_REPORTS_DIR": str(out), "CI": "true"}
+
+
+@pytest.fixture(scope="module")
+def swept(reports):
+    "`segkit sweep phase1 -p epochs 1 2`, then `segkit run -p resume True` continues the 1-epoch run to 2 epochs."
+    out, env = reports
+    with notebooks_in_process():
+        segkit("sweep", "phase1", "-p", "epochs", 1, 2, "-p", "preset", "smoke", "-p", "dataset", "synthetic", **env)
+        run = next(out.glob("phase1-epochs-1-*")).name
+        segkit("run", "phase1", "-p", "preset", "smoke", "-p", "dataset", "synthetic", "-p", "run_name", run,
+               "-p", "epochs", 2, "-p", "resume", True, **env)
+    return out, run
 
 
 def history(run):
@@ -110,21 +135,16 @@ def test_missing_dataset_fails_fast_with_the_fix(tmp_path):
     assert str(tmp_path / "none") in str(error.value)
 
 
-def test_sweep_writes_one_comparison(reports):
-    subprocess.run([*SEGKIT, "sweep", "phase1", "-p", "epochs", "1", "2", "-p", "preset", "smoke", "-p", "dataset", "synthetic"],
-                   cwd=ROOT, env=reports[1], check=True)
-    comparisons = list(reports[0].glob("sweep-phase1-epochs-*/comparison.md"))
+def test_sweep_writes_one_comparison(swept):
+    comparisons = list(swept[0].glob("sweep-phase1-epochs-*/comparison.md"))
     assert len(comparisons) == 1
     text = comparisons[0].read_text()
     assert "epochs-1-" in text and "epochs-2-" in text
 
 
-def test_resume_continues_a_run(reports):
+def test_resume_continues_a_run(swept):
     "`segkit run -p resume True` continues the sweep's 1-epoch run to 2 epochs (exactness: tests/test_kill.py, test_multiprocess.py)."
-    out, env = reports
-    run = next(out.glob("phase1-epochs-1-*")).name
-    subprocess.run([*SEGKIT, "run", "phase1", "-p", "preset", "smoke", "-p", "dataset", "synthetic", "-p", "run_name", run,
-                    "-p", "epochs", "2", "-p", "resume", "True"], cwd=ROOT, env=env, check=True)
+    out, run = swept
     h = history(out / run)
     assert [e["epoch"] for e in h["epochs"]] == [1, 2]
     assert any(e["kind"] == "resumed" for e in h["events"])

@@ -1,21 +1,22 @@
 "The s4GAN notebook runs end to end in the smoke preset through papermill, with its supervised baseline, and reports both."
-import json, os, re, subprocess, sys
+import json, re
 from pathlib import Path
 
+import papermill as pm
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAPERMILL = [sys.executable, "-m", "papermill", "nbs/s4gan.ipynb"]
 RUN = "smoke-s4gan"
 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
+    "papermill called in this process (its imports paid once), the notebook in a real kernel."
     reports, work = tmp_path_factory.mktemp("reports"), tmp_path_factory.mktemp("work")
-    env = {**os.environ, "SEGKIT_REPORTS_DIR": str(reports), "CI": "true"}
-    r = subprocess.run([*PAPERMILL, str(work / "s4gan.ipynb"), "-p", "preset", "smoke", "-p", "data_dir", str(work / "data"),
-                        "-p", "run_name", RUN, "-p", "with_baseline", "True"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEGKIT_REPORTS_DIR", str(reports)); mp.setenv("CI", "true")
+        pm.execute_notebook(str(ROOT / "nbs" / "s4gan.ipynb"), str(work / "s4gan.ipynb"), cwd=str(ROOT), progress_bar=False,
+                            parameters={"preset": "smoke", "data_dir": str(work / "data"), "run_name": RUN, "with_baseline": True})
     return reports
 
 

@@ -1,11 +1,13 @@
-"The Vesuvius notebook runs end to end in the smoke preset through papermill, and its run folder holds real results."
-import json, math, os, subprocess, sys
+"""The Vesuvius notebook runs end to end in the smoke preset through papermill, and its run folder holds real results.
+
+`segkit run` is called in this process (its imports are paid once) and runs the notebook in a real kernel."""
+import json, math
 from pathlib import Path
 
 import pytest
+from segkit.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SEGKIT = [str(Path(sys.executable).parent / "segkit")]
 EPOCH_METRICS = ("fg_dice", "fg_iou", "fg_precision", "fg_recall", "predicted_foreground", "true_foreground")
 SECTIONS = ("Whole-Volume Evaluation", "Threshold Sweep", "Foreground per Epoch", "Diagnosis", "Score Notes")
 
@@ -13,9 +15,9 @@ SECTIONS = ("Whole-Volume Evaluation", "Threshold Sweep", "Foreground per Epoch"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     reports, data = tmp_path_factory.mktemp("reports"), tmp_path_factory.mktemp("data") / "vesuvius"
-    env = {**os.environ, "SEGKIT_REPORTS_DIR": str(reports), "CI": "true"}
-    subprocess.run([*SEGKIT, "run", "vesuvius", "-p", "preset", "smoke", "-p", "data_dir", str(data), "-p", "run_name", "smoke-vesuvius"],
-                   cwd=ROOT, env=env, check=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(ROOT); mp.setenv("SEGKIT_REPORTS_DIR", str(reports)); mp.setenv("CI", "true")
+        main(["run", "vesuvius", "-p", "preset", "smoke", "-p", "data_dir", str(data), "-p", "run_name", "smoke-vesuvius"])
     return reports / "smoke-vesuvius"
 
 
