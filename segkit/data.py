@@ -27,7 +27,7 @@ __all__ = ['IGNORE_INDEX', 'MISSING_DATA_HINT', 'IMAGENET_MEAN', 'IMAGENET_STD',
            'LabelEncoder', 'read_rgb', 'read_raw_mask', 'read_palette_mask', 'list_files', 'pair_files', 'vit_size',
            'HorizontalFlipSwap', 'build_transforms', 'normalize_images', 'normalize_uint8_input', 'SegmentationDataset',
            'random_split_indices', 'cache_dir', 'class_stats', 'class_weights', 'check_masks', 'seed_worker',
-           'init_worker', 'make_loader', 'DecodedImages', 'cache_decoded', 'colorize', 'denormalize', 'show_batch']
+           'make_loader', 'DecodedImages', 'cache_decoded', 'colorize', 'denormalize', 'show_batch']
 
 # %% ../nbs/02_data.ipynb #6867e844
 IGNORE_INDEX = 255
@@ -343,17 +343,13 @@ def seed_worker(worker_id: int):
     s = torch.initial_seed() % 2**32
     np.random.seed(s); random.seed(s)
 
-def init_worker(worker_id: int):
-    "A DataLoader worker: seeded (`seed_worker`), OpenCV on one thread (the workers are the parallelism)."
-    seed_worker(worker_id); cv2.setNumThreads(1)
-
 def make_loader(ds: Dataset, batch_size: int, train: bool, num_workers: int | None = None,
                 seed: int = 0) -> DataLoader:
     "DataLoader with seeded shuffling/workers; shuffle and drop_last for training; workers kept across epochs when `ds` shares its epoch."
     if num_workers is None: num_workers = min(4, os.cpu_count() or 1)
     persistent = num_workers > 0 and (getattr(ds, "shares_epoch", False) or not hasattr(ds, "set_epoch"))
     return DataLoader(ds, batch_size=batch_size, shuffle=train, drop_last=train and len(ds) > batch_size,
-                      num_workers=num_workers, pin_memory=torch.cuda.is_available(), worker_init_fn=init_worker,
+                      num_workers=num_workers, pin_memory=torch.cuda.is_available(), worker_init_fn=seed_worker,
                       generator=torch.Generator().manual_seed(seed), persistent_workers=persistent)
 
 # %% ../nbs/02_data.ipynb #576093cd
