@@ -88,7 +88,7 @@ def phase3_loader(tmp, median_time, n=64, epochs=2, workers=(0, 1, 2), gpu_rate=
                 for _ in loader: pass
         return run
     steps = {"today": ("today: PNG files, float images, fresh workers every epoch", _todays_loader, files),
-             "loader": ("make_loader (persistent workers, OpenCV 1 thread a worker), PNG files, float images", make_loader, files),
+             "loader": ("make_loader (persistent workers), PNG files, float images", make_loader, files),
              "cache": ("+ decoded cache", make_loader, cached),
              "segkit": ("+ uint8 images normalised on the device (segkit with image_cache on)", make_loader, cached_uint8)}
     rows, best = [], 0.0
