@@ -158,7 +158,8 @@ def image_cache_record(train: SegmentationDataset, val: SegmentationDataset) -> 
     "'on, <size> (<folders>)' of the decoded-image caches the splits read, or 'off'."
     caches = {ds.decoded.folder: ds.decoded.nbytes for ds in (train, val) if getattr(ds, "decoded", None) is not None}
     if not caches: return "off"
-    return f"on, {sum(caches.values()) / 1e9:.3f} GB ({', '.join(str(f) for f in caches)})"
+    size = sum(caches.values())
+    return f"on, {f'{size / 1e9:.2f} GB' if size >= 1e8 else f'{size / 1e6:.1f} MB'} ({', '.join(str(f) for f in caches)})"
 
 # %% ../../nbs/51_offroad.experiment.ipynb #2f09697a
 def transform_fingerprint(transform) -> str:
