@@ -122,8 +122,8 @@ def phase3_step(tmp, median_time):
 
 
 
-def _bf16_step(tmp, width=322, height=182):
-    "Phase 3's model (frozen ViT-B/14 + UPerNet, focal + Dice) at a quarter of its pixels: fp32 vs bf16 forward, interleaved."
+def _bf16_step(tmp, width=644, height=364):
+    "Phase 3's step (frozen ViT-B/14 + UPerNet, focal + Dice) at its real 644x364: fp32 vs bf16 forward, interleaved (3 rounds: slow)."
     cfg, train, val, root, model = _setup(tmp, "step-bf16", backbone="dinov2_vitb14", head="upernet", width=width, height=height)
     x, y = torch.randn(2, 3, height, width), torch.randint(0, 10, (2, height, width))
     opt = torch.optim.AdamW(model.trainable_parameters(), lr=3e-4)
@@ -136,7 +136,7 @@ def _bf16_step(tmp, width=322, height=182):
             loss = loss_fn(logits.float(), y); loss.backward(); opt.step(); opt.zero_grad()
         return run
     bench = f"phase 3 training step (frozen ViT-B/14 + UPerNet, {width}x{height}, batch 2, CPU; native bf16: {cpu_bf16_supported()})"
-    frozen_bf16, fp32 = timing.compare(step("bf16", False), step("fp32", False))
-    whole_bf16, fp32_again = timing.compare(step("bf16", True), step("fp32", False))
+    frozen_bf16, fp32 = timing.compare(step("bf16", False), step("fp32", False), repeats=min(3, timing.REPEATS))
+    whole_bf16, fp32_again = timing.compare(step("bf16", True), step("fp32", False), repeats=min(3, timing.REPEATS))
     return [timing.row(bench, "step with the frozen backbone's forward in bf16 (segkit's 'auto' here) vs all fp32", frozen_bf16, fp32),
             timing.row(bench, "step with bf16 autocast for the whole forward (mixed_precision='bf16') vs all fp32", whole_bf16, fp32_again)]

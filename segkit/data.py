@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 from albumentations.pytorch import ToTensorV2
+from fastcore.basics import patch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
@@ -24,9 +25,9 @@ from .registry import Registry
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'MISSING_DATA_HINT', 'IMAGENET_MEAN', 'IMAGENET_STD', 'AUGMENTATIONS', 'ClassInfo', 'DataError',
            'LabelEncoder', 'read_rgb', 'read_raw_mask', 'read_palette_mask', 'list_files', 'pair_files', 'vit_size',
-           'HorizontalFlipSwap', 'build_transforms', 'normalize_images', 'SegmentationDataset', 'random_split_indices',
-           'cache_dir', 'class_stats', 'class_weights', 'check_masks', 'seed_worker', 'make_loader', 'DecodedImages',
-           'cache_decoded', 'colorize', 'denormalize', 'show_batch']
+           'HorizontalFlipSwap', 'build_transforms', 'normalize_images', 'normalize_uint8_input', 'SegmentationDataset',
+           'random_split_indices', 'cache_dir', 'class_stats', 'class_weights', 'check_masks', 'seed_worker',
+           'make_loader', 'DecodedImages', 'cache_decoded', 'colorize', 'denormalize', 'show_batch']
 
 # %% ../nbs/02_data.ipynb #6867e844
 IGNORE_INDEX = 255
@@ -179,6 +180,11 @@ def normalize_images(images: torch.Tensor) -> torch.Tensor:
     std = torch.tensor(IMAGENET_STD, device=images.device).mul_(255).view(shape)
     return images.float().sub_(mean).div_(std)
 
+# %% ../nbs/02_data.ipynb #5d6fba53
+def normalize_uint8_input(module: torch.nn.Module, args: tuple):
+    "Forward pre-hook: a uint8 image batch becomes `normalize_images(batch)` on its device; float input passes unchanged."
+    if args and isinstance(args[0], torch.Tensor) and args[0].dtype == torch.uint8: return (normalize_images(args[0]), *args[1:])
+
 # %% ../nbs/02_data.ipynb #8121e807
 class SegmentationDataset(Dataset):
     "(image, mask) pairs from disk, encoded to class indices and transformed with albumentations."
@@ -186,9 +192,15 @@ class SegmentationDataset(Dataset):
                  read_mask: Callable[[Path], np.ndarray], transform: A.Compose | None = None,
                  aug_seed: int | None = 0):
         self.pairs, self.classes, self.read_mask = list(pairs), list(classes), read_mask
-        self.transform, self.aug_seed, self.epoch = transform or build_transforms("none"), aug_seed, 0
+        self.transform, self.aug_seed = transform or build_transforms("none"), aug_seed
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()  # seen by persistent DataLoader workers too
         self.decoded = None  # a DecodedImages cache (`cache_decoded`), read instead of the files
 
+    shares_epoch = True  # `make_loader` may keep workers across epochs: `set_epoch` reaches them
+    @property
+    def epoch(self) -> int: return int(self._epoch)
+    @epoch.setter
+    def epoch(self, epoch: int): self._epoch.fill_(epoch)
     def set_epoch(self, epoch: int): self.epoch = epoch
 
     @property
@@ -333,11 +345,12 @@ def seed_worker(worker_id: int):
 
 def make_loader(ds: Dataset, batch_size: int, train: bool, num_workers: int | None = None,
                 seed: int = 0) -> DataLoader:
-    "DataLoader with seeded shuffling/workers; shuffle and drop_last for training."
+    "DataLoader with seeded shuffling/workers; shuffle and drop_last for training; workers kept across epochs when `ds` shares its epoch."
     if num_workers is None: num_workers = min(4, os.cpu_count() or 1)
+    persistent = num_workers > 0 and (getattr(ds, "shares_epoch", False) or not hasattr(ds, "set_epoch"))
     return DataLoader(ds, batch_size=batch_size, shuffle=train, drop_last=train and len(ds) > batch_size,
                       num_workers=num_workers, pin_memory=torch.cuda.is_available(), worker_init_fn=seed_worker,
-                      generator=torch.Generator().manual_seed(seed), persistent_workers=False)
+                      generator=torch.Generator().manual_seed(seed), persistent_workers=persistent)
 
 # %% ../nbs/02_data.ipynb #576093cd
 def _resize_params(transform: A.Compose) -> tuple | None:
@@ -405,6 +418,12 @@ def cache_decoded(ds: SegmentationDataset,
     ds.decoded = DecodedImages(folder, range(len(ds)), resize)
     return ds
 
+# %% ../nbs/02_data.ipynb #1d692ac0
+@patch(as_prop=True)
+def nbytes(self: DecodedImages) -> int:
+    "Bytes of the cache's files (all its samples, shared by the subsets that read it)."
+    return sum((self.folder / f"{name}.npy").stat().st_size for name in ("images", "masks"))
+
 # %% ../nbs/02_data.ipynb #ccaaa395
 def colorize(mask: np.ndarray, classes: Sequence[ClassInfo]) -> np.ndarray:
     "RGB rendering of a class-index mask; ignored pixels are white."
@@ -413,7 +432,8 @@ def colorize(mask: np.ndarray, classes: Sequence[ClassInfo]) -> np.ndarray:
     return pal[np.asarray(mask, dtype=np.int64).clip(0, 255)]
 
 def denormalize(image: torch.Tensor) -> np.ndarray:
-    "ImageNet-normalised (3,H,W) tensor back to an RGB uint8 (H,W,3) array."
+    "ImageNet-normalised (3,H,W) tensor back to an RGB uint8 (H,W,3) array; a uint8 image (normalised on the device) as it is."
+    if image.dtype == torch.uint8: return image.detach().cpu().permute(1, 2, 0).numpy()
     x = image.detach().cpu().float().permute(1, 2, 0).numpy() * IMAGENET_STD + IMAGENET_MEAN
     return (x.clip(0, 1) * 255).round().astype(np.uint8)
 

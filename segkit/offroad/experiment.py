@@ -4,7 +4,7 @@
 
 # %% ../../nbs/51_offroad.experiment.ipynb #4c3cdd35
 from __future__ import annotations
-import hashlib, warnings
+import hashlib, shutil, warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -16,7 +16,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..backbone import BACKBONES, FeatureCache, feature_cache_bytes, nearest_patch_multiple
 from ..callbacks import EarlyStopping
-from ..data import AUGMENTATIONS, SegmentationDataset, build_transforms, class_stats, class_weights
+from ..data import (AUGMENTATIONS, SegmentationDataset, build_transforms, cache_dir, class_stats, class_weights,
+                         normalize_uint8_input)
 from .data import offroad_train_val
 from ..heads import HEADS, SegModel, build_model
 from ..losses import LOSSES, build_loss
@@ -27,12 +28,13 @@ from ..experiment import Experiment, check_choice, experiment_trainer, register_
 from ..data import check_masks
 
 # %% auto #0
-__all__ = ['CLASS_WEIGHTS', 'SegExperiment', 'build_data', 'build_experiment_model', 'build_experiment_loss',
-           'transform_fingerprint', 'CachedFeatures', 'CachedFeatureModel', 'use_feature_cache',
-           'build_experiment_trainer']
+__all__ = ['CLASS_WEIGHTS', 'IMAGE_CACHE', 'SegExperiment', 'build_data', 'build_experiment_model', 'build_experiment_loss',
+           'use_image_cache', 'image_cache_record', 'transform_fingerprint', 'CachedFeatures', 'CachedFeatureModel',
+           'use_feature_cache', 'build_experiment_trainer']
 
 # %% ../../nbs/51_offroad.experiment.ipynb #fd0998fb
 CLASS_WEIGHTS = (None, "inverse", "median", "inv_share")
+IMAGE_CACHE = ("auto", "on", "off")
 
 @register_experiment
 @dataclass
@@ -64,6 +66,7 @@ class SegExperiment(Experiment):
     accumulate: int = 1
     grad_clip: float | None = None
     feature_cache: str = "auto"  # "auto" (memory when frozen + deterministic transform), "memory", "disk", "off"
+    image_cache: str = "auto"  # decoded, resized uint8 images from segkit's cache: "auto" (when images are decoded every epoch), "on", "off"
 
     DATASETS = ("offroad", "synthetic")
     SUMMARY_METRICS = ("val_miou", "val_mean_dice", "val_pixel_accuracy", "val_loss")  # what sweeps and comparisons show
@@ -94,6 +97,7 @@ def check(self: SegExperiment):
     check_choice("head_norm", self.head_norm, (None, "batchnorm"))
     if self.head_norm and self.head != "convnext": raise ValueError(f"head_norm={self.head_norm!r} is for the convnext head; {self.head} has its own GroupNorm: use None")
     check_choice("feature_cache", self.feature_cache, ("auto", "memory", "disk", "off"))
+    check_choice("image_cache", self.image_cache, IMAGE_CACHE)
     for name in ("width", "height"):
         v = getattr(self, name)
         if v % 14: raise ValueError(f"{name}={v} is not a multiple of the ViT patch size 14; use {nearest_patch_multiple(v)}")
@@ -107,7 +111,12 @@ def build_data(cfg: SegExperiment) -> tuple[SegmentationDataset, SegmentationDat
                            size=size if cfg.preset == "smoke" else (960, 540), seed=cfg.seed)
     train, val = offroad_train_val(root, build_transforms(cfg.augment, size, train=True),
                                    build_transforms("none", size, train=False), seed=cfg.seed)
+    cached, why = use_image_cache(cfg, len(train) + len(val))
+    if cached:  # the same samples, decoded once; images stay uint8 until the model's device (`normalize_uint8_input`)
+        train, val = offroad_train_val(root, build_transforms(cfg.augment, size, train=True, normalize=False),
+                                       build_transforms("none", size, train=False, normalize=False), seed=cfg.seed, decoded_cache=True)
     for ds in (train, val): ds.aug_seed = cfg.seed; check_masks(ds)  # every mask checked before training starts
+    print(f"image cache: {image_cache_record(train, val) if cached else f'off ({why})'}")
     return train, val, root
 
 def _head_kwargs(head: str, width: int | None, norm: str | None = None) -> dict:
@@ -120,6 +129,7 @@ def build_experiment_model(cfg: SegExperiment, num_classes: int) -> SegModel:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.backbone, cfg.head, num_classes, weights=cfg.weights, **_head_kwargs(cfg.head, cfg.head_width, cfg.head_norm))
     model.backbone.precision = "auto"  # a frozen backbone's forward in bf16 where the CPU has native bf16
+    model.backbone.register_forward_pre_hook(normalize_uint8_input)  # uint8 images (image cache) normalised on the device
     return model
 
 def build_experiment_loss(cfg: SegExperiment, train: SegmentationDataset) -> nn.Module:
@@ -130,6 +140,26 @@ def build_experiment_loss(cfg: SegExperiment, train: SegmentationDataset) -> nn.
                                          dice_weight=cfg.dice_weight),
           "ce_dice": dict(class_weights=weights, ce_weight=cfg.focal_weight, dice_weight=cfg.dice_weight)}
     return build_loss(cfg.loss, **kw.get(cfg.loss, {}))
+
+# %% ../../nbs/51_offroad.experiment.ipynb #36bcbb53
+def use_image_cache(cfg: SegExperiment, images: int) -> tuple[bool, str]:
+    "(on, why) for `images` samples: 'auto' uses the decoded-image cache when images are decoded every epoch and the disk has room."
+    if cfg.image_cache == "off": return False, "image_cache='off'"
+    need, folder = images * cfg.width * cfg.height * 4, cache_dir("decoded")  # RGB + class-index mask, uint8
+    if cfg.image_cache == "on": return True, f"image_cache='on', {need / 1e9:.2f} GB under {folder}"
+    if cfg.feature_cache != "off" and cfg.augment == "none":
+        return False, "the feature cache reads each image once (frozen backbone, no augmentation)"
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if need > free / 2: return False, f"{need / 1e9:.1f} GB would take more than half the free disk space ({free / 1e9:.1f} GB) at {existing}"
+    return True, f"{need / 1e9:.2f} GB under {folder} ({free / 1e9:.0f} GB free)"
+
+def image_cache_record(train: SegmentationDataset, val: SegmentationDataset) -> str:
+    "'on, <size> (<folders>)' of the decoded-image caches the splits read, or 'off'."
+    caches = {ds.decoded.folder: ds.decoded.nbytes for ds in (train, val) if getattr(ds, "decoded", None) is not None}
+    if not caches: return "off"
+    size = sum(caches.values())
+    return f"on, {f'{size / 1e9:.2f} GB' if size >= 1e8 else f'{size / 1e6:.1f} MB'} ({', '.join(str(f) for f in caches)})"
 
 # %% ../../nbs/51_offroad.experiment.ipynb #2f09697a
 def transform_fingerprint(transform) -> str:
@@ -191,9 +221,11 @@ def build_experiment_trainer(cfg: SegExperiment, model: SegModel, loss: nn.Modul
                                               for i in range(len(ds))], cfg.batch_size, cfg.num_workers)
                       for split, ds in (("train", train), ("val", val)))
         model = CachedFeatureModel(model, (cfg.height, cfg.width))
+    images = image_cache_record(train, val)
     config = {"run_name": out.name, "experiment": cfg.experiment, "params": asdict(cfg),
               "model": {"name": f"{cfg.backbone}+{cfg.head}", "backbone": cfg.backbone, "head": cfg.head,
-                        "feature_cache": cache or "off", "feature_cache_reason": why, "backbone_precision": precision},
+                        "feature_cache": cache or "off", "feature_cache_reason": why, "backbone_precision": precision,
+                        "image_cache": images if images != "off" else f"off ({use_image_cache(cfg, len(train) + len(val))[1]})"},
               "data": {"dataset": cfg.dataset, "root": str(data_root), "n_train": len(train), "n_val": len(val),
                        "class_names": train.class_names, "image_size": [cfg.width, cfg.height]},
               "summary_metrics": list(cfg.SUMMARY_METRICS), "summary_figures": list(cfg.SUMMARY_FIGURES), "compare_to": list(cfg.compare_to)}
