@@ -1,5 +1,9 @@
-import os
+import atexit, os, shutil, tempfile
 os.environ.setdefault("MPLBACKEND", "Agg")
+# segkit's caches (mask checks, decoded images, features) of the test runs stay out of the user's ~/.cache/segkit.
+if "SEGKIT_CACHE_DIR" not in os.environ:
+    os.environ["SEGKIT_CACHE_DIR"] = _cache = tempfile.mkdtemp(prefix="segkit-test-cache-")
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 
 from contextlib import contextmanager
 
