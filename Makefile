@@ -22,9 +22,10 @@ demo: $(STAMP)
 	$(BIN)/segkit demo
 
 # notebooks and library in sync, then the notebooks' own tests, then the integration tests. Two notebooks run at once,
-# each with one torch thread: two threads each on 2 cores make them wait on each other (OpenMP spins).
+# each with one torch thread: two threads each on 2 cores make them wait on each other (OpenMP spins). segkit's caches
+# of the test runs go to a temp folder, not ~/.cache/segkit.
 test: $(STAMP) sync-check
-	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
+	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && SEGKIT_CACHE_DIR=$$d OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 	$(BIN)/python -m pytest -q tests/
 
 sync-check: $(STAMP)
