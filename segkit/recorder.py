@@ -4,10 +4,11 @@
 
 # %% ../nbs/32_recorder.ipynb #245e9e9a
 from __future__ import annotations
-import csv, io, json, os, pickle, platform, random, socket, subprocess
+import copy, csv, io, json, os, pickle, platform, random, socket, subprocess, threading
 from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -185,6 +186,7 @@ class RunRecorder:
         self.config, self.header, self.extra = dict(config or {}), dict(header or {}), dict(extra or {})
         self.records, self.events, self.best, self.per_class = [], [], None, None
         self.status, self.message, self.duration = "created", "", 0.0
+        self._writer, self._write_error = None, None  # the background writes (`in_background`) and the error of a failed one
 
     def callback(self, hook: str, trainer):
         "Call `hook` of every callback with `trainer`."
@@ -213,16 +215,45 @@ class RunRecorder:
         if self.run_dir is None: raise FileNotFoundError(f"no {name} checkpoint: this run has no run_dir; train with a run_dir first")
         return self.run_dir / "checkpoints" / f"{name}.pth"
 
+# %% ../nbs/32_recorder.ipynb #8a77a6d4
+@patch
+def in_background(self: RunRecorder, write: Callable[[], object]):
+    "Run `write` in a thread once the writes queued before it are done; a failure is raised by the next `in_background` or `flush`."
+    self._raise_write_error()
+    previous = self._writer
+    def run():
+        if previous is not None: previous.join()
+        if self._write_error is None:  # after a failed write, the later ones are skipped: the first error is the one to fix
+            try: write()
+            except BaseException as e: self._write_error = e
+    self._writer = threading.Thread(target=run, name="segkit-run-writes")  # not a daemon: the interpreter waits for it at exit
+    self._writer.start()
+
+@patch
+def flush(self: RunRecorder, raise_error: bool = True):  # False: only wait (an exception is already on its way)
+    "Wait until the background writes are on disk; raise the error of a failed one."
+    if self._writer is not None: self._writer.join(); self._writer = None
+    if raise_error: self._raise_write_error()
+
+@patch
+def _raise_write_error(self: RunRecorder):
+    if self._write_error is not None:
+        error, self._write_error = self._write_error, None
+        raise error
+
 # %% ../nbs/32_recorder.ipynb #ea30a825
 @patch
-def write_history(self: RunRecorder):
-    "Rewrite history.json and metrics.csv (one row per record), each atomically."
+def write_history(self: RunRecorder, background: bool = False):
+    "Rewrite history.json and metrics.csv (one row per record), each atomically; `background`: in the writer thread."
     if not self.writes: return
-    write_json(self.run_dir / "history.json", self.history())
+    history = copy.deepcopy(self.history())  # as it is now: the records go on growing while the thread writes
     buf = io.StringIO()
     writer = csv.DictWriter(buf, list(dict.fromkeys(k for r in self.records for k in r)))
     writer.writeheader(); writer.writerows(self.records)
-    atomic_write(self.run_dir / "metrics.csv", buf.getvalue())
+    def write():
+        write_json(self.run_dir / "history.json", history)
+        atomic_write(self.run_dir / "metrics.csv", buf.getvalue())
+    self.in_background(write) if background else (self.flush(), write())
 
 @patch
 def write_config(self: RunRecorder, model: nn.Module, settings: dict, accelerator: Accelerator | None = None, **model_facts):
@@ -235,16 +266,19 @@ def write_config(self: RunRecorder, model: nn.Module, settings: dict, accelerato
     write_json(self.run_dir / "config.json", {**self.config, "model": facts, "trainer": settings, "env": environment_info(accelerator)})
 
 @patch
-def save(self: RunRecorder, name: str, state: dict, full: bool = False):
+def save(self: RunRecorder, name: str, state: dict, full: bool = False,
+         background: bool = False):  # write in the writer thread: `state` must then be a copy nothing changes (e.g. `trainable_state_dict`, a deep-copied optimizer state)
     "Write checkpoints/`name`.pth atomically with the best so far; `full` adds what resume needs besides `state`: random states, history, callbacks."
     if not self.writes: return
-    state = {**state, "best": self.best}
-    if full: state = {**state, "rng": rng_state(), "history": self.history(), "callbacks": [cb.state_dict() for cb in self.callbacks]}
+    own = {"best": self.best}
+    if full: own.update(rng=rng_state(), history=self.history(), callbacks=[cb.state_dict() for cb in self.callbacks])
+    state = {**state, **(copy.deepcopy(own) if background else own)}  # the recorder's parts as they are now
     state = _without_numpy(state)  # NumPy numbers in records (a metric's result) become Python numbers
     problem = plain_problem(state, f"checkpoints/{name}.pth")
     if problem: raise TypeError(f"{problem}: checkpoints hold only tensors and plain containers, so that loading one runs no code. "
                                 f"Convert it where it is produced (`.tolist()`, `float(...)`, a tensor).")
-    atomic_torch_save(state, self.checkpoint(name))
+    path = self.checkpoint(name)
+    self.in_background(lambda: atomic_torch_save(state, path)) if background else (self.flush(), atomic_torch_save(state, path))
 
 # %% ../nbs/32_recorder.ipynb #1faebe7a
 def _alive(pid: int) -> bool:
