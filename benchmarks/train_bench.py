@@ -102,7 +102,7 @@ def feature_cache(tmp, median_time):
         times[cache] = _interleaved_epochs(trainer, limit)
         ratios[cache] = times[cache][0] / times[cache][1]
     bench = "feature cache (phase 1: frozen ViT-S/14 + ConvNeXt, 476x266, batch 2, 16 train / 4 val images)"
-    return [timing.row(bench, "cached epoch (Trainer, whole epoch) vs head-only limit (precomputed features: head fwd+bwd+step, val fwd)",
+    return [timing.row(bench, "cached epoch (Trainer, whole epoch incl. its checkpoint + history writes) vs head-only limit (precomputed features: head fwd+bwd+step, val fwd)",
                        *times["memory"], "≤ 1.2x"),
             timing.row(bench, "epoch without the cache (Trainer) vs head-only limit", *times["off"]),
             dict(bench=bench, what="cache speed-up: epoch without / with the cache (each against the same limit, interleaved)",

@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from torch import nn
 
 import segkit
-from .io import atomic_torch_save, atomic_write, write_json
+from .io import atomic_write, write_json
 
 # %% auto #0
 __all__ = ['git_commit', 'gpu_driver', 'environment_info', 'peak_gpu_memory', 'unwrap_model', 'trainable_state_dict',
@@ -74,11 +74,12 @@ def unwrap_model(model: nn.Module) -> nn.Module:
         model = model.module if isinstance(getattr(model, "module", None), nn.Module) else model._orig_mod
     return model
 
-def trainable_state_dict(model: nn.Module) -> dict:
+def trainable_state_dict(model: nn.Module,
+                         clone: bool = True):  # False: the live tensors (on the CPU), for a state serialised at once
     "State dict without the frozen (requires_grad=False) parameters."
     model = unwrap_model(model)
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if k not in frozen}
+    return {k: v.detach().cpu().clone() if clone else v.detach().cpu() for k, v in model.state_dict().items() if k not in frozen}
 
 def load_trainable_state_dict(model: nn.Module, state: dict, source: str = "checkpoint"):
     "Load a `trainable_state_dict` (also one saved from a `torch.compile`d model); every missing key must be a frozen parameter."
@@ -267,18 +268,19 @@ def write_config(self: RunRecorder, model: nn.Module, settings: dict, accelerato
 
 @patch
 def save(self: RunRecorder, name: str, state: dict, full: bool = False,
-         background: bool = False):  # write in the writer thread: `state` must then be a copy nothing changes (e.g. `trainable_state_dict`, a deep-copied optimizer state)
+         background: bool = False):  # write the file in the writer thread (the state is serialised before this returns)
     "Write checkpoints/`name`.pth atomically with the best so far; `full` adds what resume needs besides `state`: random states, history, callbacks."
     if not self.writes: return
-    own = {"best": self.best}
-    if full: own.update(rng=rng_state(), history=self.history(), callbacks=[cb.state_dict() for cb in self.callbacks])
-    state = {**state, **(copy.deepcopy(own) if background else own)}  # the recorder's parts as they are now
+    state = {**state, "best": self.best}
+    if full: state = {**state, "rng": rng_state(), "history": self.history(), "callbacks": [cb.state_dict() for cb in self.callbacks]}
     state = _without_numpy(state)  # NumPy numbers in records (a metric's result) become Python numbers
     problem = plain_problem(state, f"checkpoints/{name}.pth")
     if problem: raise TypeError(f"{problem}: checkpoints hold only tensors and plain containers, so that loading one runs no code. "
                                 f"Convert it where it is produced (`.tolist()`, `float(...)`, a tensor).")
-    path = self.checkpoint(name)
-    self.in_background(lambda: atomic_torch_save(state, path)) if background else (self.flush(), atomic_torch_save(state, path))
+    buf, path = io.BytesIO(), self.checkpoint(name)
+    torch.save(state, buf)  # the snapshot: serialised now, so training may change the tensors once this returns
+    write = lambda: atomic_write(path, buf.getbuffer())
+    self.in_background(write) if background else (self.flush(), write())
 
 # %% ../nbs/32_recorder.ipynb #1faebe7a
 def _alive(pid: int) -> bool:

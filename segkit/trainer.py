@@ -4,7 +4,7 @@
 
 # %% ../nbs/33_trainer.ipynb #245e9e9a
 from __future__ import annotations
-import copy, json, math, os, time, warnings
+import json, math, os, time, warnings
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
@@ -343,14 +343,13 @@ def _evaluate_mid_epoch(self: Trainer):
 # %% ../nbs/33_trainer.ipynb #9155c397
 @patch
 def _save(self: Trainer, name: str, full: bool, background: bool = False):
-    state = {"model": trainable_state_dict(self.model), "epoch": self.epoch, "step": self.step,
+    state = {"model": trainable_state_dict(self.model, clone=False), "epoch": self.epoch, "step": self.step,
              "weights_source": getattr(unwrap_model(self.model), "weights_source", None)}
     if full:
         scaler = self.accelerator.scaler
-        parts = dict(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+        state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                      scaler=scaler.state_dict() if scaler is not None else None)
-        state.update(copy.deepcopy(parts) if background else parts)  # in the background: a copy, the next step changes the optimizer's tensors
-    self.recorder.save(name, state, full, background)
+    self.recorder.save(name, state, full, background)  # serialised before it returns: no copy of the live tensors needed
 
 @patch
 def _restore(self: Trainer, resume: bool | str | Path):
