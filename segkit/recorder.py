@@ -4,10 +4,11 @@
 
 # %% ../nbs/32_recorder.ipynb #245e9e9a
 from __future__ import annotations
-import csv, io, json, os, pickle, platform, random, socket, subprocess
+import copy, csv, io, json, os, pickle, platform, random, socket, subprocess, threading
 from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ from fastcore.basics import patch
 from torch import nn
 
 import segkit
-from .io import atomic_torch_save, atomic_write, write_json
+from .io import atomic_write, write_json
 
 # %% auto #0
 __all__ = ['git_commit', 'gpu_driver', 'environment_info', 'peak_gpu_memory', 'unwrap_model', 'trainable_state_dict',
@@ -73,11 +74,12 @@ def unwrap_model(model: nn.Module) -> nn.Module:
         model = model.module if isinstance(getattr(model, "module", None), nn.Module) else model._orig_mod
     return model
 
-def trainable_state_dict(model: nn.Module) -> dict:
+def trainable_state_dict(model: nn.Module,
+                         clone: bool = True):  # False: the live tensors (on the CPU), for a state serialised at once
     "State dict without the frozen (requires_grad=False) parameters."
     model = unwrap_model(model)
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if k not in frozen}
+    return {k: v.detach().cpu().clone() if clone else v.detach().cpu() for k, v in model.state_dict().items() if k not in frozen}
 
 def load_trainable_state_dict(model: nn.Module, state: dict, source: str = "checkpoint"):
     "Load a `trainable_state_dict` (also one saved from a `torch.compile`d model); every missing key must be a frozen parameter."
@@ -185,6 +187,7 @@ class RunRecorder:
         self.config, self.header, self.extra = dict(config or {}), dict(header or {}), dict(extra or {})
         self.records, self.events, self.best, self.per_class = [], [], None, None
         self.status, self.message, self.duration = "created", "", 0.0
+        self._writer, self._write_error = None, None  # the background writes (`in_background`) and the error of a failed one
 
     def callback(self, hook: str, trainer):
         "Call `hook` of every callback with `trainer`."
@@ -213,16 +216,45 @@ class RunRecorder:
         if self.run_dir is None: raise FileNotFoundError(f"no {name} checkpoint: this run has no run_dir; train with a run_dir first")
         return self.run_dir / "checkpoints" / f"{name}.pth"
 
+# %% ../nbs/32_recorder.ipynb #8a77a6d4
+@patch
+def in_background(self: RunRecorder, write: Callable[[], object]):
+    "Run `write` in a thread once the writes queued before it are done; a failure is raised by the next `in_background` or `flush`."
+    self._raise_write_error()
+    previous = self._writer
+    def run():
+        if previous is not None: previous.join()
+        if self._write_error is None:  # after a failed write, the later ones are skipped: the first error is the one to fix
+            try: write()
+            except BaseException as e: self._write_error = e
+    self._writer = threading.Thread(target=run, name="segkit-run-writes")  # not a daemon: the interpreter waits for it at exit
+    self._writer.start()
+
+@patch
+def flush(self: RunRecorder, raise_error: bool = True):  # False: only wait (an exception is already on its way)
+    "Wait until the background writes are on disk; raise the error of a failed one."
+    if self._writer is not None: self._writer.join(); self._writer = None
+    if raise_error: self._raise_write_error()
+
+@patch
+def _raise_write_error(self: RunRecorder):
+    if self._write_error is not None:
+        error, self._write_error = self._write_error, None
+        raise error
+
 # %% ../nbs/32_recorder.ipynb #ea30a825
 @patch
-def write_history(self: RunRecorder):
-    "Rewrite history.json and metrics.csv (one row per record), each atomically."
+def write_history(self: RunRecorder, background: bool = False):
+    "Rewrite history.json and metrics.csv (one row per record), each atomically; `background`: in the writer thread."
     if not self.writes: return
-    write_json(self.run_dir / "history.json", self.history())
+    history = copy.deepcopy(self.history())  # as it is now: the records go on growing while the thread writes
     buf = io.StringIO()
     writer = csv.DictWriter(buf, list(dict.fromkeys(k for r in self.records for k in r)))
     writer.writeheader(); writer.writerows(self.records)
-    atomic_write(self.run_dir / "metrics.csv", buf.getvalue())
+    def write():
+        write_json(self.run_dir / "history.json", history)
+        atomic_write(self.run_dir / "metrics.csv", buf.getvalue())
+    self.in_background(write) if background else (self.flush(), write())
 
 @patch
 def write_config(self: RunRecorder, model: nn.Module, settings: dict, accelerator: Accelerator | None = None, **model_facts):
@@ -235,7 +267,8 @@ def write_config(self: RunRecorder, model: nn.Module, settings: dict, accelerato
     write_json(self.run_dir / "config.json", {**self.config, "model": facts, "trainer": settings, "env": environment_info(accelerator)})
 
 @patch
-def save(self: RunRecorder, name: str, state: dict, full: bool = False):
+def save(self: RunRecorder, name: str, state: dict, full: bool = False,
+         background: bool = False):  # write the file in the writer thread (the state is serialised before this returns)
     "Write checkpoints/`name`.pth atomically with the best so far; `full` adds what resume needs besides `state`: random states, history, callbacks."
     if not self.writes: return
     state = {**state, "best": self.best}
@@ -244,7 +277,10 @@ def save(self: RunRecorder, name: str, state: dict, full: bool = False):
     problem = plain_problem(state, f"checkpoints/{name}.pth")
     if problem: raise TypeError(f"{problem}: checkpoints hold only tensors and plain containers, so that loading one runs no code. "
                                 f"Convert it where it is produced (`.tolist()`, `float(...)`, a tensor).")
-    atomic_torch_save(state, self.checkpoint(name))
+    buf, path = io.BytesIO(), self.checkpoint(name)
+    torch.save(state, buf)  # the snapshot: serialised now, so training may change the tensors once this returns
+    write = lambda: atomic_write(path, buf.getbuffer())
+    self.in_background(write) if background else (self.flush(), write())
 
 # %% ../nbs/32_recorder.ipynb #1faebe7a
 def _alive(pid: int) -> bool:

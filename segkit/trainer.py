@@ -55,15 +55,24 @@ class _EpochMeter:
         self.cm = ConfusionMatrix(num_classes, ignore_index, class_names)
         self.batch_iou = BatchMeanIoU(num_classes, ignore_index)
         self.extra = {name: make() for name, make in (extra_metrics or {}).items()}
-        self.sums, self.n = {}, 0
+        self.sums, self.n, self.metered = {}, 0, 0  # samples in the loss sums, in the metrics
 
     def update(self, logits, target, components: dict):
+        self.add_losses(target, components)
+        self.add_metrics(logits, target)
+
+    def add_losses(self, target, components: dict):
+        "Add a batch's loss components, weighted by its size."
         b = target.shape[0]
         for k, v in components.items(): self.sums[k] = self.sums.get(k, 0.0) + v.detach().float() * b
         self.n += b
+
+    def add_metrics(self, logits, target):
+        "Add a batch to the metrics."
         pred = self.predict(logits)  # once for every metric
         self.batch_iou.add_matrix(self.cm.update(pred, target))  # the batch is counted once for both
         for m in self.extra.values(): m.update(pred, target)
+        self.metered += target.shape[0]
 
     def count_nothing(self, logits, target, components: dict):
         "Hold the sums and metric states a batch would create, at zero (a process whose batch is all repeats)."
@@ -177,6 +186,7 @@ class EvaluationSettings:
     monitor: str = "val_miou"  # the record key that picks the best epoch
     mode: str = "max"  # "max" or "min"
     eval_train: bool = True  # metrics of the training pass (train_miou, …)
+    train_metrics_every: int = 1  # with eval_train: metrics of every k-th training batch (the record's train_metrics_share says which share)
     eval_every: int | None = None  # also validate every N optimizer steps (history["step_evals"])
     ignore_index: int = 255
     extra_metrics: dict | None = None  # name -> streaming metric factory, e.g. {"fscore": lambda: FScoreMeter(19)}
@@ -249,6 +259,8 @@ class Trainer(RecordedTrainer):
         self.loss, self.num_classes, self.class_names, self.epochs = loss, num_classes, class_names, epochs
         self.monitor, self.mode, self.eval_train, self.eval_every, self.ignore_index = ev.monitor, ev.mode, ev.eval_train, ev.eval_every, ev.ignore_index
         self.extra_metrics, self.predict, self.grad_clip = ev.extra_metrics, ev.predict, optim.grad_clip
+        if ev.train_metrics_every < 1: raise ValueError(f"train_metrics_every must be >= 1 (every k-th training batch), got {ev.train_metrics_every}")
+        self.train_metrics_every = ev.train_metrics_every
         opt = build_optimizer(model, optim.optimizer, optim.lr, optim.weight_decay, optim.momentum, optim.nesterov, lr_mult=optim.lr_mult)
         self.model, self.optimizer, self.train_loader, self.val_loader = self.accelerator.prepare(model, opt, train_loader, val_loader)
         # steps per epoch of this process: the prepared loader is sharded over the processes, so the schedule keeps its length
@@ -259,7 +271,7 @@ class Trainer(RecordedTrainer):
                                         ev.mode, schedule.plateau_patience, schedule.plateau_factor, schedule.restart_mult)
         self.per_step_schedule = schedule.schedule != "plateau"
         self.settings = {"epochs": epochs, **flat_settings(optim, schedule, runtime),
-                         **{k: getattr(ev, k) for k in ("monitor", "mode", "eval_train", "eval_every")}}
+                         **{k: getattr(ev, k) for k in ("monitor", "mode", "eval_train", "train_metrics_every", "eval_every")}}
         callbacks = (*callbacks, *tracker_callbacks(runtime, run_dir, config))
         self.recorder = RunRecorder(run_dir, self.accelerator, callbacks, quiet, config, header={"monitor": ev.monitor, "mode": ev.mode},
                                     extra={"lr_trace": [], "step_evals": []})
@@ -284,7 +296,7 @@ def _train_epoch(self: Trainer):
     meter = _EpochMeter(self.num_classes, self.ignore_index, self.class_names, self.extra_metrics, self.predict) if self.eval_train else None
     sums, n, grad_norms = {}, 0, []
     bar = progress_bar(self.train_loader, self.quiet, desc=f"epoch {self.epoch}/{self.epochs}", leave=False)
-    for x, y in bar:
+    for i, (x, y) in enumerate(bar):
         with acc.accumulate(model):
             with acc.autocast():
                 logits = model(x)
@@ -304,12 +316,16 @@ def _train_epoch(self: Trainer):
                 self.lr_trace.append([self.step, self.lr[0]])
                 self._callback("after_step")
                 if self.eval_every and self.step % self.eval_every == 0: self._evaluate_mid_epoch()
-        if meter is not None: meter.update(logits, y, self.loss.components)
+        if meter is not None:
+            meter.add_losses(y, self.loss.components)
+            if i % self.train_metrics_every == 0: meter.add_metrics(logits, y)
         else:
             for k, v in self.loss.components.items(): sums[k] = sums.get(k, 0.0) + v.float() * y.shape[0]
             n += y.shape[0]
         if not self.quiet: bar.set_postfix(loss=f"{loss.item():.4f}")
-    if meter is not None: rec, _ = meter.result("train", acc)
+    if meter is not None:
+        rec, _ = meter.result("train", acc)
+        if self.train_metrics_every > 1: rec["train_metrics_share"] = meter.metered / max(meter.n, 1)  # of this process's samples
     else:
         key = "total" if "total" in sums else next(iter(sums))
         rec = {"train_loss": (sums[key] / n).item(), **{f"train_{k}": (v / n).item() for k, v in sums.items() if k != key}}
@@ -326,14 +342,14 @@ def _evaluate_mid_epoch(self: Trainer):
 
 # %% ../nbs/33_trainer.ipynb #9155c397
 @patch
-def _save(self: Trainer, name: str, full: bool):
-    state = {"model": trainable_state_dict(self.model), "epoch": self.epoch, "step": self.step,
+def _save(self: Trainer, name: str, full: bool, background: bool = False):
+    state = {"model": trainable_state_dict(self.model, clone=False), "epoch": self.epoch, "step": self.step,
              "weights_source": getattr(unwrap_model(self.model), "weights_source", None)}
     if full:
         scaler = self.accelerator.scaler
         state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                      scaler=scaler.state_dict() if scaler is not None else None)
-    self.recorder.save(name, state, full)
+    self.recorder.save(name, state, full, background)  # serialised before it returns: no copy of the live tensors needed
 
 @patch
 def _restore(self: Trainer, resume: bool | str | Path):
@@ -357,11 +373,11 @@ def _end_epoch(self: Trainer, t0: float):
     if improved(value, self.best and self.best["value"], self.mode):
         self.best = {"value": value, "epoch": self.epoch}
         self.per_class = {**self._val_per_class, "epoch": self.epoch}
-        self._save("best", full=False)
+        self._save("best", full=False, background=True)
     self._callback("on_epoch_end")
     self.history.append(self.record)
-    self._save("last", full=True)
-    self.recorder.write_history()
+    self._save("last", full=True, background=True)  # written while the next epoch runs; fit waits for the last one
+    self.recorder.write_history(background=True)
 
 @patch
 def fit(self: Trainer, resume: bool | str | Path = False) -> dict:
@@ -402,6 +418,9 @@ def fit(self: Trainer, resume: bool | str | Path = False) -> dict:
         self.message = (f"interrupted during epoch {self.epoch + 1}; checkpoints/last.pth holds epoch {self.epoch} "
                         f"(resume with fit(resume=True)), checkpoints/interrupted.pth the weights at the interruption")
         self.add_event("interrupted", self.message)
+    except BaseException:
+        self.recorder.flush(raise_error=False)  # the epochs' checkpoints are complete before the error propagates
+        raise
     self.duration = duration0 + time.perf_counter() - t_fit
     self._callback("on_fit_end")
     self.recorder.write_history()
