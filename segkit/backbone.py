@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_backbone.ipynb #b47425c5
 from __future__ import annotations
-import hashlib, math, os
+import contextlib, hashlib, math, os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -249,15 +249,17 @@ def cpu_bf16_supported() -> bool:
 
 @patch
 def forward_precision(self: DinoV2Backbone, device: torch.device) -> str:
-    "The precision of the frozen forward on `device`: 'bf16' or 'fp32' ('auto' is bf16 on a CPU that supports it)."
-    if self.precision == "auto": return "bf16" if device.type == "cpu" and cpu_bf16_supported() else "fp32"
-    return self.precision
+    "The frozen forward's precision on `device`: 'bf16', 'fp32', or 'mixed' (the surrounding autocast decides)."
+    if self.precision != "auto": return self.precision
+    return "bf16" if device.type == "cpu" and cpu_bf16_supported() else "mixed"
 
 @patch
 def frozen_grids(self: DinoV2Backbone, images: torch.Tensor) -> list[torch.Tensor]:
-    "`block_grids` of a frozen backbone: inference mode, bf16 autocast when `forward_precision` says so, fp32 grids out."
-    bf16 = self.forward_precision(images.device) == "bf16"
-    with torch.inference_mode(), torch.autocast(images.device.type, torch.bfloat16, enabled=bf16):
+    "`block_grids` of a frozen backbone: inference mode, in the precision `forward_precision` says, fp32 grids out."
+    precision = self.forward_precision(images.device)
+    autocast = (contextlib.nullcontext() if precision == "mixed"
+                else torch.autocast(images.device.type, torch.bfloat16, enabled=precision == "bf16"))
+    with torch.inference_mode(), autocast:
         grids = self.block_grids(images)
     return [g.float() if g.dtype != torch.float32 else g.clone() for g in grids]  # ordinary tensors a head can save
 

@@ -17,7 +17,7 @@ import torch
 from albumentations.pytorch import ToTensorV2
 from fastcore.basics import patch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from .io import atomic_write
 from .registry import Registry
@@ -27,7 +27,8 @@ __all__ = ['IGNORE_INDEX', 'MISSING_DATA_HINT', 'IMAGENET_MEAN', 'IMAGENET_STD',
            'LabelEncoder', 'read_rgb', 'read_raw_mask', 'read_palette_mask', 'list_files', 'pair_files', 'vit_size',
            'HorizontalFlipSwap', 'build_transforms', 'normalize_images', 'normalize_uint8_input', 'SegmentationDataset',
            'random_split_indices', 'cache_dir', 'class_stats', 'class_weights', 'check_masks', 'seed_worker',
-           'make_loader', 'DecodedImages', 'cache_decoded', 'colorize', 'denormalize', 'show_batch']
+           'compact_collate', 'as_class_indices', 'make_loader', 'DecodedImages', 'cache_decoded', 'colorize',
+           'denormalize', 'show_batch']
 
 # %% ../nbs/02_data.ipynb #6867e844
 IGNORE_INDEX = 255
@@ -343,14 +344,28 @@ def seed_worker(worker_id: int):
     s = torch.initial_seed() % 2**32
     np.random.seed(s); random.seed(s)
 
+def compact_collate(batch):
+    "`default_collate`, then an int64 mask batch (the last item) whose classes fit a byte is sent as uint8."
+    out = default_collate(batch)
+    masks = out[-1] if isinstance(out, (list, tuple)) else None
+    if isinstance(masks, torch.Tensor) and masks.dtype == torch.int64 and masks.numel() and 0 <= masks.min() and masks.max() <= 255:
+        out = type(out)([*out[:-1], masks.to(torch.uint8)])
+    return out
+
+def as_class_indices(masks: torch.Tensor) -> torch.Tensor:
+    "int64 class indices of a mask batch: a compact (uint8) batch becomes int64 (on its own device), any other is returned as it is."
+    return masks.long() if masks.dtype == torch.uint8 else masks
+
 def make_loader(ds: Dataset, batch_size: int, train: bool, num_workers: int | None = None,
-                seed: int = 0) -> DataLoader:
+                seed: int = 0, compact_masks: bool = False,  # uint8 mask batches from workers: the consumer calls `as_class_indices`
+                ) -> DataLoader:
     "DataLoader with seeded shuffling/workers; shuffle and drop_last for training; workers kept across epochs when `ds` shares its epoch."
     if num_workers is None: num_workers = min(4, os.cpu_count() or 1)
     persistent = num_workers > 0 and (getattr(ds, "shares_epoch", False) or not hasattr(ds, "set_epoch"))
     return DataLoader(ds, batch_size=batch_size, shuffle=train, drop_last=train and len(ds) > batch_size,
                       num_workers=num_workers, pin_memory=torch.cuda.is_available(), worker_init_fn=seed_worker,
-                      generator=torch.Generator().manual_seed(seed), persistent_workers=persistent)
+                      generator=torch.Generator().manual_seed(seed), persistent_workers=persistent,
+                      collate_fn=compact_collate if compact_masks and num_workers > 0 else None)
 
 # %% ../nbs/02_data.ipynb #576093cd
 def _resize_params(transform: A.Compose) -> tuple | None:

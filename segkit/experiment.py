@@ -252,8 +252,8 @@ TRAINER_SETTINGS = ("epochs", *(f.name for group in (OptimizerSettings, Schedule
 def experiment_trainer(cfg, model: nn.Module, loss: nn.Module, train, val, out: Path, config: dict, **kw) -> Trainer:
     "A Trainer on `cfg`'s loaders and the trainer settings it has (`TRAINER_SETTINGS`); `kw` adds or overrides (flat or as groups)."
     settings = {k: getattr(cfg, k) for k in TRAINER_SETTINGS if hasattr(cfg, k)}
-    return Trainer(model, loss, make_loader(train, cfg.batch_size, True, cfg.num_workers, cfg.seed),
-                   make_loader(val, cfg.batch_size, False, cfg.num_workers, cfg.seed), num_classes=train.num_classes,
+    return Trainer(model, loss, make_loader(train, cfg.batch_size, True, cfg.num_workers, cfg.seed, compact_masks=True),
+                   make_loader(val, cfg.batch_size, False, cfg.num_workers, cfg.seed, compact_masks=True), num_classes=train.num_classes,
                    class_names=train.class_names, run_dir=out, config=config, **trainer_settings(**{**settings, **kw}))
 
 # %% ../nbs/44_experiment.ipynb #5138c96e

@@ -4,8 +4,9 @@
 
 # %% ../nbs/00_io.ipynb #b8359340
 from __future__ import annotations
-import io, json, math, os
+import json, math, os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -14,13 +15,14 @@ import torch
 __all__ = ['atomic_write', 'write_json', 'atomic_torch_save']
 
 # %% ../nbs/00_io.ipynb #d6342bd3
-def atomic_write(path: str | Path, data: str | bytes) -> Path:
-    "Write `data` (text as UTF-8, or bytes) to `path` through a temporary file and `os.replace`."
+def atomic_write(path: str | Path, data: str | bytes | Callable[[Path], object]) -> Path:
+    "Write `data` (text as UTF-8, bytes, or a function writing the file it is given) to `path` through a temporary file and `os.replace`."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        if callable(data): data(tmp)
+        else: tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -41,6 +43,5 @@ def write_json(path: str | Path, obj) -> Path:
     return atomic_write(path, json.dumps(_strict(obj), indent=1, allow_nan=False))
 
 def atomic_torch_save(obj, path: str | Path) -> Path:
-    "Atomically `torch.save` `obj` to `path`."
-    buf = io.BytesIO(); torch.save(obj, buf)
-    return atomic_write(path, buf.getvalue())
+    "Atomically `torch.save` `obj` to `path` (straight into the temporary file: no copy of it in memory)."
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))

@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from torch import nn
 
 import segkit
-from .io import atomic_write, write_json
+from .io import atomic_torch_save, atomic_write, write_json
 
 # %% auto #0
 __all__ = ['git_commit', 'gpu_driver', 'environment_info', 'peak_gpu_memory', 'unwrap_model', 'trainable_state_dict',
@@ -77,15 +77,15 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 def trainable_state_dict(model: nn.Module,
                          clone: bool = True):  # False: the live tensors (on the CPU), for a state serialised at once
     "State dict without the frozen (requires_grad=False) parameters."
-    model = unwrap_model(model)
-    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
-    return {k: v.detach().cpu().clone() if clone else v.detach().cpu() for k, v in model.state_dict().items() if k not in frozen}
+    state = unwrap_model(model).state_dict(keep_vars=True)  # the tensors themselves: frozen ones are dropped without a detach or copy
+    return {k: v.detach().cpu().clone() if clone else v.detach().cpu() for k, v in state.items()
+            if not (isinstance(v, nn.Parameter) and not v.requires_grad)}
 
 def load_trainable_state_dict(model: nn.Module, state: dict, source: str = "checkpoint"):
     "Load a `trainable_state_dict` (also one saved from a `torch.compile`d model); every missing key must be a frozen parameter."
     model = unwrap_model(model)
     state = {k.replace("_orig_mod.", ""): v for k, v in state.items()}
-    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    frozen = {n for n, p in model.named_parameters(remove_duplicate=False) if not p.requires_grad}
     missing, unexpected = model.load_state_dict(state, strict=False)
     bad = sorted(set(missing) - frozen)
     if bad or unexpected:
@@ -266,9 +266,16 @@ def write_config(self: RunRecorder, model: nn.Module, settings: dict, accelerato
              "frozen_params": sum(p.numel() for p in m.parameters()) - trainable, **model_facts, **self.config.get("model", {})}
     write_json(self.run_dir / "config.json", {**self.config, "model": facts, "trainer": settings, "env": environment_info(accelerator)})
 
+def _snapshot(obj):
+    "A copy of a plain checkpoint state that training cannot change: new containers, tensors copied to the CPU."
+    if isinstance(obj, torch.Tensor): return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict): return type(obj)((k, _snapshot(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)): return type(obj)(_snapshot(v) for v in obj)
+    return obj  # numbers, strings, None: immutable
+
 @patch
 def save(self: RunRecorder, name: str, state: dict, full: bool = False,
-         background: bool = False):  # write the file in the writer thread (the state is serialised before this returns)
+         background: bool = False):  # serialise and write in the writer thread, from a snapshot taken before this returns
     "Write checkpoints/`name`.pth atomically with the best so far; `full` adds what resume needs besides `state`: random states, history, callbacks."
     if not self.writes: return
     state = {**state, "best": self.best}
@@ -277,10 +284,11 @@ def save(self: RunRecorder, name: str, state: dict, full: bool = False,
     problem = plain_problem(state, f"checkpoints/{name}.pth")
     if problem: raise TypeError(f"{problem}: checkpoints hold only tensors and plain containers, so that loading one runs no code. "
                                 f"Convert it where it is produced (`.tolist()`, `float(...)`, a tensor).")
-    buf, path = io.BytesIO(), self.checkpoint(name)
-    torch.save(state, buf)  # the snapshot: serialised now, so training may change the tensors once this returns
-    write = lambda: atomic_write(path, buf.getbuffer())
-    self.in_background(write) if background else (self.flush(), write())
+    path = self.checkpoint(name)
+    if background:
+        snapshot = _snapshot(state)  # a memory copy (GPU tensors: the copy to the host torch.save would make anyway)
+        self.in_background(lambda: atomic_torch_save(snapshot, path))
+    else: self.flush(); atomic_torch_save(state, path)
 
 # %% ../nbs/32_recorder.ipynb #1faebe7a
 def _alive(pid: int) -> bool:

@@ -18,6 +18,7 @@ from fastcore.basics import patch
 from torch import nn
 
 from .callbacks import Callback, improved, progress_bar
+from .data import as_class_indices
 from .metrics import BatchMeanIoU, ConfusionMatrix
 from .optim import build_optimizer, build_schedule
 from .recorder import (RecordedTrainer, RunRecorder, TrainingDiverged, load_checkpoint, load_trainable_state_dict, trainable_state_dict, unwrap_model)
@@ -112,6 +113,7 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, num_classes: int, cla
     autocast = accelerator.autocast() if accelerator else torch.autocast("cpu", enabled=False)
     with autocast:
         for x, y in loader:
+            y = as_class_indices(y)
             logits = model(x)  # every process runs every batch: collective operations stay in step
             keep = real_samples(accelerator, len(y))
             if keep == 0:  # only repeats: an empty update, so every process reduces the same sums and metric states
@@ -297,6 +299,7 @@ def _train_epoch(self: Trainer):
     sums, n, grad_norms = {}, 0, []
     bar = progress_bar(self.train_loader, self.quiet, desc=f"epoch {self.epoch}/{self.epochs}", leave=False)
     for i, (x, y) in enumerate(bar):
+        y = as_class_indices(y)  # compact uint8 masks from the workers become int64 here, on the device
         with acc.accumulate(model):
             with acc.autocast():
                 logits = model(x)

@@ -30,7 +30,7 @@ from ..data import check_masks
 # %% auto #0
 __all__ = ['CLASS_WEIGHTS', 'IMAGE_CACHE', 'SegExperiment', 'build_data', 'build_experiment_model', 'build_experiment_loss',
            'use_image_cache', 'image_cache_record', 'transform_fingerprint', 'CachedFeatures', 'CachedFeatureModel',
-           'use_feature_cache', 'build_experiment_trainer']
+           'training_device', 'backbone_precision_used', 'use_feature_cache', 'build_experiment_trainer']
 
 # %% ../../nbs/51_offroad.experiment.ipynb #fd0998fb
 CLASS_WEIGHTS = (None, "inverse", "median", "inv_share")
@@ -66,6 +66,7 @@ class SegExperiment(Experiment):
     accumulate: int = 1
     grad_clip: float | None = None
     feature_cache: str = "auto"  # "auto" (memory when frozen + deterministic transform), "memory", "disk", "off"
+    backbone_precision: str = "auto"  # frozen backbone's forward: "auto" (bf16 on a CPU with native bf16, else the run's mixed precision), "bf16", "fp32"
     image_cache: str = "auto"  # decoded, resized uint8 images from segkit's cache: "auto" (when images are decoded every epoch), "on", "off"
 
     DATASETS = ("offroad", "synthetic")
@@ -98,6 +99,7 @@ def check(self: SegExperiment):
     if self.head_norm and self.head != "convnext": raise ValueError(f"head_norm={self.head_norm!r} is for the convnext head; {self.head} has its own GroupNorm: use None")
     check_choice("feature_cache", self.feature_cache, ("auto", "memory", "disk", "off"))
     check_choice("image_cache", self.image_cache, IMAGE_CACHE)
+    check_choice("backbone_precision", self.backbone_precision, ("auto", "bf16", "fp32"))
     for name in ("width", "height"):
         v = getattr(self, name)
         if v % 14: raise ValueError(f"{name}={v} is not a multiple of the ViT patch size 14; use {nearest_patch_multiple(v)}")
@@ -128,7 +130,7 @@ def build_experiment_model(cfg: SegExperiment, num_classes: int) -> SegModel:
     "The backbone + head model of the experiment."
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.backbone, cfg.head, num_classes, weights=cfg.weights, **_head_kwargs(cfg.head, cfg.head_width, cfg.head_norm))
-    model.backbone.precision = "auto"  # a frozen backbone's forward in bf16 where the CPU has native bf16
+    model.backbone.precision = cfg.backbone_precision  # "auto": bf16 where the CPU has native bf16
     model.backbone.register_forward_pre_hook(normalize_uint8_input)  # uint8 images (image cache) normalised on the device
     return model
 
@@ -169,10 +171,10 @@ def transform_fingerprint(transform) -> str:
 class CachedFeatures(Dataset):
     "A split as (cached backbone grids, mask at model resolution): one pass over `ds` fills the cache, then no file is read."
     def __init__(self, ds: SegmentationDataset, cache: FeatureCache, keys: list[str], batch_size: int = 8,
-                 num_workers: int | None = 0):
+                 num_workers: int | None = 0, device: torch.device | str = "cpu"):  # where the backbone computes the cache
         self.ds, self.cache, self.keys, masks, start = ds, cache, keys, [], 0
         for images, targets in DataLoader(ds, batch_size=batch_size, num_workers=num_workers or 0):
-            cache.features(images, keys[start:start + len(images)])  # computes only what is not cached yet
+            cache.features(images.to(device), keys[start:start + len(images)])  # computes only what is not cached yet
             if targets.max() > 255: raise ValueError(f"{ds.pairs[start][1]}…: class index {targets.max()} does not fit the uint8 mask cache")
             masks.append(targets.to(torch.uint8)); start += len(images)
         self.masks = torch.cat(masks)
@@ -191,6 +193,18 @@ class CachedFeatureModel(SegModel):
         grids = inputs["features"]
         grids = [g.float() for g in grids] if isinstance(grids, list) else grids.float()
         return self.forward_head(grids, self.image_size)
+
+def training_device(cfg: SegExperiment) -> torch.device:
+    "This process's training device: its GPU (`LOCAL_RANK` under torchrun/accelerate) unless `device='cpu'` or none is visible."
+    if torch.cuda.is_available() and cfg.device != "cpu": return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device("cpu")
+
+def backbone_precision_used(cfg: SegExperiment, model: SegModel, device: torch.device, cached: bool) -> str:
+    "The precision the frozen backbone's forward runs in: the cache pass runs outside the trainer's autocast, training inside it."
+    precision = model.backbone.forward_precision(device)
+    if precision != "mixed": return precision
+    amp = cfg.mixed_precision if device.type == "cuda" or cfg.mixed_precision == "bf16" else "no"  # what the Trainer's Accelerator uses
+    return "fp32" if cached or amp == "no" else f"{amp} (mixed_precision)"
 
 def use_feature_cache(cfg: SegExperiment, model: SegModel, images: int) -> tuple[str | None, str]:
     "('memory', 'disk' or None, why): the cache needs a frozen backbone and a deterministic transform; 'auto' picks the store by size."
@@ -214,11 +228,12 @@ def build_experiment_trainer(cfg: SegExperiment, model: SegModel, loss: nn.Modul
     cache, why = use_feature_cache(cfg, model, len(train) + len(val))
     if cache is None and cfg.feature_cache in ("memory", "disk"): warnings.warn(f"feature_cache={cfg.feature_cache!r} is off: {why}")
     print(f"feature cache: {cache or 'off'} ({why})")
-    precision = model.backbone.forward_precision(torch.device("cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu"))
+    device = training_device(cfg)
+    precision = backbone_precision_used(cfg, model, device, cached=cache is not None)
     if cache:
-        fc = FeatureCache(model.backbone, "memory" if cache == "memory" else out / "feature_cache", torch.float16)
+        fc = FeatureCache(model.backbone.to(device), "memory" if cache == "memory" else out / "feature_cache", torch.float16)
         train, val = (CachedFeatures(ds, fc, [f"{split}:{ds.sample_id(i)}:{precision}:{transform_fingerprint(ds.transform)}"
-                                              for i in range(len(ds))], cfg.batch_size, cfg.num_workers)
+                                              for i in range(len(ds))], cfg.batch_size, cfg.num_workers, device)
                       for split, ds in (("train", train), ("val", val)))
         model = CachedFeatureModel(model, (cfg.height, cfg.width))
     images = image_cache_record(train, val)
