@@ -87,14 +87,16 @@ def phase3_loader(tmp, median_time, n=64, epochs=2, workers=(0, 1, 2), gpu_rate=
                 loader.dataset.set_epoch(epoch)
                 for _ in loader: pass
         return run
+    def segkit_loader(**kw): return lambda ds, w: make_loader(ds, 2, True, w, 0, **kw)
     steps = {"today": ("today: PNG files, float images, fresh workers every epoch", _todays_loader, files),
-             "loader": ("make_loader (persistent workers), PNG files, float images", make_loader, files),
-             "cache": ("+ decoded cache", make_loader, cached),
-             "segkit": ("+ uint8 images normalised on the device (segkit with image_cache on)", make_loader, cached_uint8)}
+             "loader": ("make_loader (persistent workers), PNG files, float images", segkit_loader(), files),
+             "cache": ("+ decoded cache", segkit_loader(), cached),
+             "uint8": ("+ uint8 images normalised on the device", segkit_loader(), cached_uint8),
+             "segkit": ("+ uint8 masks from the workers (segkit with image_cache on: the experiments' loader)",
+                        segkit_loader(compact_masks=True), cached_uint8)}
     rows, best = [], 0.0
     for w in workers:
-        loaders = {k: (lambda make, ds: make(ds, w) if make is _todays_loader else make(ds, 2, True, w, 0))(make, ds)
-                   for k, (_, make, ds) in steps.items()}
+        loaders = {k: make(ds, w) for k, (_, make, ds) in steps.items()}
         t = _interleaved({k: over_epochs(dl) for k, dl in loaders.items()}, repeats=min(3, timing.REPEATS))
         def rate(s): return f"{n * epochs / s / max(w, 1):.1f} images/s per worker"
         for k, (what, _, _) in list(steps.items())[1:]:

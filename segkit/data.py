@@ -344,13 +344,18 @@ def seed_worker(worker_id: int):
     s = torch.initial_seed() % 2**32
     np.random.seed(s); random.seed(s)
 
+def _byte_mask(sample):
+    "The sample's int64 mask (its last item) as uint8 when its classes fit a byte, else None."
+    mask = sample[-1] if isinstance(sample, (list, tuple)) else None
+    if not (isinstance(mask, torch.Tensor) and mask.dtype == torch.int64 and mask.numel()): return None
+    low, high = torch.aminmax(mask)
+    return mask.to(torch.uint8) if low >= 0 and high <= 255 else None
+
 def compact_collate(batch):
-    "`default_collate`, then an int64 mask batch (the last item) whose classes fit a byte is sent as uint8."
-    out = default_collate(batch)
-    masks = out[-1] if isinstance(out, (list, tuple)) else None
-    if isinstance(masks, torch.Tensor) and masks.dtype == torch.int64 and masks.numel() and 0 <= masks.min() and masks.max() <= 255:
-        out = type(out)([*out[:-1], masks.to(torch.uint8)])
-    return out
+    "`default_collate` with the masks (each sample's last item) stacked as uint8 when every mask's classes fit a byte."
+    masks = [_byte_mask(sample) for sample in batch]
+    if all(m is not None for m in masks): batch = [(*sample[:-1], m) for sample, m in zip(batch, masks)]
+    return default_collate(batch)
 
 def as_class_indices(masks: torch.Tensor) -> torch.Tensor:
     "int64 class indices of a mask batch: a compact (uint8) batch becomes int64 (on its own device), any other is returned as it is."
