@@ -71,3 +71,21 @@ def test_a_changed_notebook_fails(tmp_path):
         "epochs = 40.0 in the notebook but 40 in SegExperiment.defaults('phase3')"]), problems
     assert mismatches("phase2", parameters(parameters_cell(nb)))  # phase 3's values are not phase 2's
     with pytest.raises(AssertionError, match="assignments only"): parameters("import os\nlr = 1e-4")
+
+
+def test_papermill_command_line_values_reach_the_experiment(tmp_path):
+    "The README's command: papermill's own `-p`/`-y` parsing (types read from the text) gives values the experiment takes as given."
+    import subprocess, sys
+    out = tmp_path / "out.ipynb"
+    papermill = Path(sys.executable).with_name("papermill")
+    subprocess.run([str(papermill), str(NBS / "phase3.ipynb"), str(out), "--prepare-only", "-p", "epochs", "40",
+                    "-p", "lr", "0.001", "-p", "channels_last", "True", "-p", "grad_clip", "None", "-p", "backbone_precision", "fp32",
+                    "-p", "run_name", "my-run", "-y", "compare_to: [phase1]"], check=True, capture_output=True, text=True, timeout=120)
+    nb = nbformat.read(out, as_version=4)
+    injected = [c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1, "papermill injects one parameters cell"
+    values = {**parameters(parameters_cell(nb)), **parameters(injected[0])}
+    cfg = EXPERIMENTS.get("phase3").from_namespace({**values, "In": ["", injected[0]]})
+    assert (cfg.epochs, cfg.lr, cfg.channels_last, cfg.grad_clip, cfg.backbone_precision, cfg.run_name, cfg.compare_to) == \
+        (40, 0.001, True, None, "fp32", "my-run", ["phase1"])
+    assert type(cfg.epochs) is int and type(cfg.lr) is float
