@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_io.ipynb #b8359340
 from __future__ import annotations
-import json, math, os
+import itertools, json, math, os
 from pathlib import Path
 from typing import Callable
 
@@ -15,19 +15,33 @@ import torch
 __all__ = ['atomic_write', 'write_json', 'atomic_torch_save']
 
 # %% ../nbs/00_io.ipynb #d6342bd3
-def atomic_write(path: str | Path, data: str | bytes | Callable[[Path], object]) -> Path:
+_replaced = itertools.count()
+
+def atomic_write(path: str | Path, data: str | bytes | Callable[[Path], object],
+                 retire: Callable[[Path], object] | None = None,  # deletes the replaced file later (see below)
+                 ) -> Path:
     "Write `data` (text as UTF-8, bytes, or a function writing the file it is given) to `path` through a temporary file and `os.replace`."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp, old = path.with_name(f".{path.name}.{os.getpid()}.tmp"), None
     try:
         if callable(data): data(tmp)
         else: tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        old = _keep_replaced(path) if retire is not None else None
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for p in (tmp, old):
+            if p is not None: p.unlink(missing_ok=True)
         raise
+    if old is not None: retire(old)
     return path
+
+def _keep_replaced(path: Path) -> Path | None:
+    "A second name (a hard link) for the file at `path`, so that replacing `path` does not free it; None where that is not possible."
+    old = path.with_name(f".{path.name}-replaced{next(_replaced)}.{os.getpid()}.tmp")
+    try: os.link(path, old)
+    except OSError: return None  # no file yet, or no hard links here: the replace frees the old file itself
+    return old
 
 # %% ../nbs/00_io.ipynb #c22f845f
 def _strict(o):
@@ -42,6 +56,6 @@ def write_json(path: str | Path, obj) -> Path:
     "Atomically write `obj` as indented, strict JSON."
     return atomic_write(path, json.dumps(_strict(obj), indent=1, allow_nan=False))
 
-def atomic_torch_save(obj, path: str | Path) -> Path:
-    "Atomically `torch.save` `obj` to `path` (straight into the temporary file: no copy of it in memory)."
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+def atomic_torch_save(obj, path: str | Path, retire: Callable[[Path], object] | None = None) -> Path:
+    "Atomically `torch.save` `obj` to `path` (straight into the temporary file: no copy of it in memory); `retire` as in `atomic_write`."
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp), retire)

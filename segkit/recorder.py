@@ -187,7 +187,7 @@ class RunRecorder:
         self.config, self.header, self.extra = dict(config or {}), dict(header or {}), dict(extra or {})
         self.records, self.events, self.best, self.per_class = [], [], None, None
         self.status, self.message, self.duration = "created", "", 0.0
-        self._writer, self._write_error = None, None  # the background writes (`in_background`) and the error of a failed one
+        self._writer, self._write_error, self._deleter = None, None, None  # the background writes (`in_background`) and the error of a failed one
 
     def callback(self, hook: str, trainer):
         "Call `hook` of every callback with `trainer`."
@@ -231,10 +231,23 @@ def in_background(self: RunRecorder, write: Callable[[], object]):
     self._writer.start()
 
 @patch
-def flush(self: RunRecorder, raise_error: bool = True):  # False: only wait (an exception is already on its way)
-    "Wait until the background writes are on disk; raise the error of a failed one."
+def flush(self: RunRecorder, raise_error: bool = True,  # False: only wait (an exception is already on its way)
+          deletions: bool = True):  # False: the replaced files may still be being deleted
+    "Wait until the background writes are on disk (and the files they replaced deleted); raise the error of a failed write."
     if self._writer is not None: self._writer.join(); self._writer = None
+    if deletions and self._deleter is not None: self._deleter.join(); self._deleter = None
     if raise_error: self._raise_write_error()
+
+@patch
+def retire(self: RunRecorder, path: Path):
+    "Delete `path`, a file a write replaced, in a thread of its own (after those retired before it): waiting for the file system to free it stays off training."
+    previous = self._deleter
+    def run():
+        if previous is not None: previous.join()
+        try: path.unlink(missing_ok=True)
+        except OSError: pass  # a temporary file of this process: `remove_temp_files` deletes it once the process is gone
+    self._deleter = threading.Thread(target=run, name="segkit-run-deletes")  # not a daemon: the interpreter waits for it
+    self._deleter.start()
 
 @patch
 def _raise_write_error(self: RunRecorder):
@@ -287,8 +300,8 @@ def save(self: RunRecorder, name: str, state: dict, full: bool = False,
     path = self.checkpoint(name)
     if background:
         snapshot = _snapshot(state)  # a memory copy (GPU tensors: the copy to the host torch.save would make anyway)
-        self.in_background(lambda: atomic_torch_save(snapshot, path))
-    else: self.flush(); atomic_torch_save(state, path)
+        self.in_background(lambda: atomic_torch_save(snapshot, path, self.retire))
+    else: self.flush(); atomic_torch_save(state, path, self.retire)
 
 # %% ../nbs/32_recorder.ipynb #1faebe7a
 def _alive(pid: int) -> bool:
