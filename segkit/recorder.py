@@ -187,7 +187,7 @@ class RunRecorder:
         self.config, self.header, self.extra = dict(config or {}), dict(header or {}), dict(extra or {})
         self.records, self.events, self.best, self.per_class = [], [], None, None
         self.status, self.message, self.duration = "created", "", 0.0
-        self._writer, self._write_error, self._deleter = None, None, None  # the background writes (`in_background`) and the error of a failed one
+        self._writer, self._write_error, self._deleter = None, None, None  # background writes (`in_background`), a failed one's error, deletions (`retire`)
 
     def callback(self, hook: str, trainer):
         "Call `hook` of every callback with `trainer`."

@@ -25,9 +25,9 @@ from .recorder import (RecordedTrainer, RunRecorder, TrainingDiverged, load_chec
 
 # %% auto #0
 __all__ = ['TRAINER_GROUPS', 'RUNTIME_SWITCHES', 'real_samples', 'first_samples', 'argmax_predictions', 'evaluate',
-           'OptimizerSettings', 'ScheduleSettings', 'RuntimeSettings', 'EvaluationSettings', 'group_settings',
-           'trainer_settings', 'flat_settings', 'launcher_switches', 'tracker_value', 'TrackerLog', 'tracker_callbacks',
-           'Trainer']
+           'OptimizerSettings', 'ScheduleSettings', 'training_device', 'run_precision', 'RuntimeSettings',
+           'EvaluationSettings', 'group_settings', 'trainer_settings', 'flat_settings', 'launcher_switches',
+           'tracker_value', 'TrackerLog', 'tracker_callbacks', 'Trainer']
 
 # %% ../nbs/33_trainer.ipynb #0984b4b8
 def real_samples(accelerator: Accelerator | None, n: int) -> int:
@@ -150,6 +150,15 @@ class ScheduleSettings:
     plateau_patience: int = 3  # reduce-on-plateau
     plateau_factor: float = 0.5  # reduce-on-plateau
 
+def training_device(device: str = "auto") -> torch.device:
+    "This process's device for a `device` setting: its GPU (`LOCAL_RANK` under torchrun/accelerate) unless 'cpu' or none is visible."
+    if torch.cuda.is_available() and device != "cpu": return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device("cpu")
+
+def run_precision(mixed_precision: str, device: torch.device) -> str:
+    "The mixed precision a run on `device` really uses: fp16 needs a GPU, bf16 runs on a GPU or a CPU, else 'no'."
+    return mixed_precision if device.type == "cuda" or mixed_precision == "bf16" else "no"
+
 @dataclass
 class RuntimeSettings:
     "Device, mixed precision, seed, and the opt-in compilation, memory layout and experiment trackers."
@@ -168,8 +177,8 @@ class RuntimeSettings:
 
     def accelerator(self, **kw) -> Accelerator:
         "An `Accelerator` on this device and precision (`kw`: its other arguments); says so when the precision asked for is not possible."
-        cuda = torch.cuda.is_available() and self.device != "cpu"
-        precision = self.mixed_precision if cuda or self.mixed_precision == "bf16" else "no"
+        device = training_device(self.device)
+        cuda, precision = device.type == "cuda", run_precision(self.mixed_precision, device)
         if precision != self.mixed_precision:
             warnings.warn(f"mixed_precision={self.mixed_precision!r} needs a GPU; this run uses fp32 on the CPU "
                           "(config.json records the precision used)", stacklevel=2)

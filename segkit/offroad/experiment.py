@@ -23,14 +23,14 @@ from ..heads import HEADS, SegModel, build_model
 from ..losses import LOSSES, build_loss
 from ..optim import OPTIMIZERS, SCHEDULES
 from ..synthetic import resolve_dataset
-from ..trainer import Trainer
+from ..trainer import Trainer, run_precision, training_device
 from ..experiment import Experiment, check_choice, experiment_trainer, register_experiment, run_dir
 from ..data import check_masks
 
 # %% auto #0
 __all__ = ['CLASS_WEIGHTS', 'IMAGE_CACHE', 'SegExperiment', 'build_data', 'build_experiment_model', 'build_experiment_loss',
            'use_image_cache', 'image_cache_record', 'transform_fingerprint', 'CachedFeatures', 'CachedFeatureModel',
-           'training_device', 'backbone_precision_used', 'use_feature_cache', 'build_experiment_trainer']
+           'backbone_precision_used', 'use_feature_cache', 'build_experiment_trainer']
 
 # %% ../../nbs/51_offroad.experiment.ipynb #fd0998fb
 CLASS_WEIGHTS = (None, "inverse", "median", "inv_share")
@@ -194,16 +194,11 @@ class CachedFeatureModel(SegModel):
         grids = [g.float() for g in grids] if isinstance(grids, list) else grids.float()
         return self.forward_head(grids, self.image_size)
 
-def training_device(cfg: SegExperiment) -> torch.device:
-    "This process's training device: its GPU (`LOCAL_RANK` under torchrun/accelerate) unless `device='cpu'` or none is visible."
-    if torch.cuda.is_available() and cfg.device != "cpu": return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
-
 def backbone_precision_used(cfg: SegExperiment, model: SegModel, device: torch.device, cached: bool) -> str:
     "The precision the frozen backbone's forward runs in: the cache pass runs outside the trainer's autocast, training inside it."
     precision = model.backbone.forward_precision(device)
     if precision != "mixed": return precision
-    amp = cfg.mixed_precision if device.type == "cuda" or cfg.mixed_precision == "bf16" else "no"  # what the Trainer's Accelerator uses
+    amp = run_precision(cfg.mixed_precision, device)  # what the Trainer's Accelerator uses
     return "fp32" if cached or amp == "no" else f"{amp} (mixed_precision)"
 
 def use_feature_cache(cfg: SegExperiment, model: SegModel, images: int) -> tuple[str | None, str]:
@@ -228,7 +223,7 @@ def build_experiment_trainer(cfg: SegExperiment, model: SegModel, loss: nn.Modul
     cache, why = use_feature_cache(cfg, model, len(train) + len(val))
     if cache is None and cfg.feature_cache in ("memory", "disk"): warnings.warn(f"feature_cache={cfg.feature_cache!r} is off: {why}")
     print(f"feature cache: {cache or 'off'} ({why})")
-    device = training_device(cfg)
+    device = training_device(cfg.device)
     precision = backbone_precision_used(cfg, model, device, cached=cache is not None)
     if cache:
         fc = FeatureCache(model.backbone.to(device), "memory" if cache == "memory" else out / "feature_cache", torch.float16)
