@@ -4,7 +4,8 @@
 
 # %% ../nbs/00_io.ipynb #b8359340
 from __future__ import annotations
-import itertools, json, math, os
+import itertools, json, math, os, shutil, threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['atomic_write', 'write_json', 'atomic_torch_save']
+__all__ = ['atomic_write', 'write_json', 'atomic_torch_save', 'atomic_link']
 
 # %% ../nbs/00_io.ipynb #d6342bd3
 _replaced = itertools.count()
@@ -56,6 +57,33 @@ def write_json(path: str | Path, obj) -> Path:
     "Atomically write `obj` as indented, strict JSON."
     return atomic_write(path, json.dumps(_strict(obj), indent=1, allow_nan=False))
 
-def atomic_torch_save(obj, path: str | Path, retire: Callable[[Path], object] | None = None) -> Path:
+
+# %% ../nbs/00_io.ipynb #e4fac77e
+_crc32_lock = threading.Lock()
+
+@contextmanager
+def _zip_crc32(enabled: bool):
+    "`torch.save` computes zip CRC-32s (`enabled`) or not within this block (PyTorch ≥ 2.5; older versions always compute them)."
+    get, set_ = (getattr(torch.serialization, f"{x}_crc32_options", None) for x in ("get", "set"))
+    if get is None or set_ is None: yield; return
+    with _crc32_lock:
+        before = get(); set_(enabled)
+        try: yield
+        finally: set_(before)
+
+def atomic_torch_save(obj, path: str | Path, retire: Callable[[Path], object] | None = None,
+                      crc32: bool = False,  # zip CRC-32s, which torch.load does not check (see above)
+                      ) -> Path:
     "Atomically `torch.save` `obj` to `path` (straight into the temporary file: no copy of it in memory); `retire` as in `atomic_write`."
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp), retire)
+    def save(tmp):
+        with _zip_crc32(crc32): torch.save(obj, tmp)
+    return atomic_write(path, save, retire)
+
+# %% ../nbs/00_io.ipynb #3f4adc7e
+def atomic_link(source: str | Path, path: str | Path, retire: Callable[[Path], object] | None = None) -> Path:
+    "Make `path` a second name (a hard link) of the file `source`, replacing `path` atomically; a copy where hard links fail. `retire` as in `atomic_write`."
+    source = Path(source)
+    def link(tmp: Path):
+        try: os.link(source, tmp)
+        except OSError: shutil.copyfile(source, tmp)  # no hard links here (or across devices)
+    return atomic_write(path, link, retire)

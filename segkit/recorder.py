@@ -6,6 +6,7 @@
 from __future__ import annotations
 import copy, csv, io, json, os, pickle, platform, random, socket, subprocess, threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -17,7 +18,7 @@ from fastcore.basics import patch
 from torch import nn
 
 import segkit
-from .io import atomic_torch_save, atomic_write, write_json
+from .io import atomic_link, atomic_torch_save, atomic_write, write_json
 
 # %% auto #0
 __all__ = ['git_commit', 'gpu_driver', 'environment_info', 'peak_gpu_memory', 'unwrap_model', 'trainable_state_dict',
@@ -187,7 +188,8 @@ class RunRecorder:
         self.config, self.header, self.extra = dict(config or {}), dict(header or {}), dict(extra or {})
         self.records, self.events, self.best, self.per_class = [], [], None, None
         self.status, self.message, self.duration = "created", "", 0.0
-        self._writer, self._write_error, self._deleter = None, None, None  # background writes (`in_background`), a failed one's error, deletions (`retire`)
+        self._writes, self._deletes = _Jobs("segkit-run-writes"), _Jobs("segkit-run-deletes")  # `in_background`, `retire`
+        self._write_error, self._snapshots = None, {}  # a failed write's error; name -> (last snapshot, its write)
 
     def callback(self, hook: str, trainer):
         "Call `hook` of every callback with `trainer`."
@@ -217,37 +219,46 @@ class RunRecorder:
         return self.run_dir / "checkpoints" / f"{name}.pth"
 
 # %% ../nbs/32_recorder.ipynb #8a77a6d4
+class _Jobs:
+    "Functions run one after another, in the order given, in one thread of their own (started on first use, joined at exit)."
+    def __init__(self, name: str): self.name, self._pool, self._last = name, None, None
+
+    def put(self, job: Callable[[], object]) -> Future:
+        if self._pool is None: self._pool = ThreadPoolExecutor(1, thread_name_prefix=self.name)  # non-daemon: the interpreter waits at exit
+        self._last = self._pool.submit(job)
+        return self._last
+
+    def wait(self):
+        "Wait until every job given so far has run."
+        if self._last is not None: self._last.result(); self._last = None
+
 @patch
-def in_background(self: RunRecorder, write: Callable[[], object]):
-    "Run `write` in a thread once the writes queued before it are done; a failure is raised by the next `in_background` or `flush`."
+def in_background(self: RunRecorder, write: Callable[[], object]) -> Future:
+    "Run `write` in the writer thread once the writes queued before it are done; a failure is raised by the next `in_background` or `flush`."
     self._raise_write_error()
-    previous = self._writer
     def run():
-        if previous is not None: previous.join()
         if self._write_error is None:  # after a failed write, the later ones are skipped: the first error is the one to fix
             try: write()
             except BaseException as e: self._write_error = e
-    self._writer = threading.Thread(target=run, name="segkit-run-writes")  # not a daemon: the interpreter waits for it at exit
-    self._writer.start()
+    return self._writes.put(run)
 
 @patch
 def flush(self: RunRecorder, raise_error: bool = True,  # False: only wait (an exception is already on its way)
           deletions: bool = True):  # False: the replaced files may still be being deleted
     "Wait until the background writes are on disk (and the files they replaced deleted); raise the error of a failed write."
-    if self._writer is not None: self._writer.join(); self._writer = None
-    if deletions and self._deleter is not None: self._deleter.join(); self._deleter = None
+    self._writes.wait()
+    if deletions: self._deletes.wait()
     if raise_error: self._raise_write_error()
 
 @patch
 def retire(self: RunRecorder, path: Path):
-    "Delete `path`, a file a write replaced, in a thread of its own (after those retired before it): waiting for the file system to free it stays off training."
-    previous = self._deleter
-    def run():
-        if previous is not None: previous.join()
+    "Delete `path`, a file a write replaced, in the deleter thread once the writes queued so far are done: waiting for the file system to free it stays off training."
+    writes = self._writes._last  # the write that replaced it, or one queued after it
+    def delete():
+        if writes is not None: wait([writes])  # freeing a large file holds the file system's journal: the writes go first
         try: path.unlink(missing_ok=True)
         except OSError: pass  # a temporary file of this process: `remove_temp_files` deletes it once the process is gone
-    self._deleter = threading.Thread(target=run, name="segkit-run-deletes")  # not a daemon: the interpreter waits for it
-    self._deleter.start()
+    self._deletes.put(delete)
 
 @patch
 def _raise_write_error(self: RunRecorder):
@@ -279,16 +290,24 @@ def write_config(self: RunRecorder, model: nn.Module, settings: dict, accelerato
              "frozen_params": sum(p.numel() for p in m.parameters()) - trainable, **model_facts, **self.config.get("model", {})}
     write_json(self.run_dir / "config.json", {**self.config, "model": facts, "trainer": settings, "env": environment_info(accelerator)})
 
-def _snapshot(obj):
-    "A copy of a plain checkpoint state that training cannot change: new containers, tensors copied to the CPU."
-    if isinstance(obj, torch.Tensor): return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict): return type(obj)((k, _snapshot(v)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)): return type(obj)(_snapshot(v) for v in obj)
+def _snapshot(obj, into=None):
+    """A copy of a plain checkpoint state that training cannot change: new containers, tensors copied to the CPU; into the
+    tensors of `into` (an earlier snapshot no longer in use) where shape, dtype and strides match."""
+    if isinstance(obj, torch.Tensor):
+        if isinstance(into, torch.Tensor) and (into.shape, into.dtype, into.stride()) == (obj.shape, obj.dtype, obj.stride()):
+            return into.copy_(obj.detach())
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        into = into if isinstance(into, dict) else {}
+        return type(obj)((k, _snapshot(v, into.get(k))) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        into = into if isinstance(into, (list, tuple)) and len(into) == len(obj) else [None] * len(obj)
+        return type(obj)(_snapshot(v, i) for v, i in zip(obj, into))
     return obj  # numbers, strings, None: immutable
 
 @patch
 def save(self: RunRecorder, name: str, state: dict, full: bool = False,
-         background: bool = False):  # serialise and write in the writer thread, from a snapshot taken before this returns
+         background: bool = False):  # write in the writer thread, from a snapshot taken before this returns
     "Write checkpoints/`name`.pth atomically with the best so far; `full` adds what resume needs besides `state`: random states, history, callbacks."
     if not self.writes: return
     state = {**state, "best": self.best}
@@ -299,9 +318,17 @@ def save(self: RunRecorder, name: str, state: dict, full: bool = False,
                                 f"Convert it where it is produced (`.tolist()`, `float(...)`, a tensor).")
     path = self.checkpoint(name)
     if background:
-        snapshot = _snapshot(state)  # a memory copy (GPU tensors: the copy to the host torch.save would make anyway)
-        self.in_background(lambda: atomic_torch_save(snapshot, path, self.retire))
+        previous, written = self._snapshots.get(name, (None, None))
+        snapshot = _snapshot(state, previous if written is not None and written.done() else None)  # GPU tensors: the copy to the host torch.save would make anyway
+        self._snapshots[name] = (snapshot, self.in_background(lambda: atomic_torch_save(snapshot, path, self.retire)))
     else: self.flush(); atomic_torch_save(state, path, self.retire)
+
+@patch
+def link(self: RunRecorder, name: str, source: str):
+    "checkpoints/`name`.pth becomes a second name of checkpoints/`source`.pth once the writes queued before are done: its bytes are not written twice."
+    if not self.writes: return
+    source, path = self.checkpoint(source), self.checkpoint(name)
+    self.in_background(lambda: atomic_link(source, path, self.retire))
 
 # %% ../nbs/32_recorder.ipynb #1faebe7a
 def _alive(pid: int) -> bool:

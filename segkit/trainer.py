@@ -382,14 +382,15 @@ def _end_epoch(self: Trainer, t0: float):
     if not self.per_step_schedule:
         before = self.lr; self.scheduler.step(value)
         if self.lr != before: self.add_event("lr_change", f"reduce-on-plateau: lr {before[0]:.2e} -> {self.lr[0]:.2e}", lr=self.lr[0])
-    if improved(value, self.best and self.best["value"], self.mode):
+    better = improved(value, self.best and self.best["value"], self.mode)
+    if better:
         self.best = {"value": value, "epoch": self.epoch}
         self.per_class = {**self._val_per_class, "epoch": self.epoch}
-        self._save("best", full=False, background=True)
     self._callback("on_epoch_end")
     self.history.append(self.record)
+    self.recorder.write_history(background=True)  # before last.pth: see below
     self._save("last", full=True, background=True)  # written while the next epoch runs; fit waits for the last one
-    self.recorder.write_history(background=True)
+    if better: self.recorder.link("best", "last")  # best.pth: a second name of this epoch's last.pth, no bytes written twice
 
 @patch
 def fit(self: Trainer, resume: bool | str | Path = False) -> dict:
