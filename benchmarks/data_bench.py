@@ -35,9 +35,8 @@ def image_decode(tmp, median_time, n=32, size=(644, 364)):
         def rate(t): return f"{n / t:.1f} images/s"
         rows = []
         for name, reference in (("PIL (convert RGB, antialiased bilinear resize)", pil_path), ("torchvision.io.decode_png + resize", torchvision_path)):
-            segkit, other = timing.compare(cv2_path, reference)
-            rows.append(timing.row(bench, f"segkit read_rgb (cv2) + cv2.resize vs {name}; {n} synthetic PNGs (compression 1)",
-                                segkit, other, fmt=rate))
+            rows.append(timing.compared(bench, f"segkit read_rgb (cv2) + cv2.resize vs {name}; {n} synthetic PNGs (compression 1)",
+                                        timing.compare(cv2_path, reference), fmt=rate))
         return rows
     finally:
         torch.set_num_threads(threads); cv2.setNumThreads(cv2_threads)
@@ -57,13 +56,13 @@ def _todays_loader(ds, workers: int) -> DataLoader:
 
 
 def _interleaved(fns: dict, repeats: int, warmup: int = 1) -> dict:
-    "Median wall time of each of `fns` (name -> callable), called in turn A B C ... per round after `warmup` rounds."
+    "Wall times of each of `fns` (name -> callable), called in turn A B C ... per round after `warmup` rounds (name -> list)."
     times = {name: [] for name in fns}
     for round_ in range(warmup + repeats):
         for name, fn in fns.items():
             t = time.perf_counter(); fn(); elapsed = time.perf_counter() - t
             if round_ >= warmup: times[name].append(elapsed)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
 
 
 def phase3_loader(tmp, median_time, n=64, epochs=2, workers=(0, 1, 2), gpu_rate=500):
@@ -97,13 +96,13 @@ def phase3_loader(tmp, median_time, n=64, epochs=2, workers=(0, 1, 2), gpu_rate=
     rows, best = [], 0.0
     for w in workers:
         loaders = {k: make(ds, w) for k, (_, make, ds) in steps.items()}
-        t = _interleaved({k: over_epochs(dl) for k, dl in loaders.items()}, repeats=min(3, timing.REPEATS))
+        t = _interleaved({k: over_epochs(dl) for k, dl in loaders.items()}, repeats=timing.REPEATS)
         def rate(s): return f"{n * epochs / s / max(w, 1):.1f} images/s per worker"
         for k, (what, _, _) in list(steps.items())[1:]:
             target = "≥ 3x faster" if k == "segkit" else ""
-            rows.append({**timing.row(bench, f"{w} workers: {what} vs today", t[k], t["today"], target, fmt=rate),
-                         "ratio": f"{t['today'] / t[k]:.2f}x faster"})
-        best = max(best, n * epochs / t["segkit"] / max(w, 1))
+            rows.append(timing.compared(bench, f"{w} workers: {what} vs today", timing.Comparison.of(t[k], t["today"]), target,
+                                        fmt=rate, faster=True))
+        best = max(best, n * epochs / statistics.median(t["segkit"]) / max(w, 1))
         del loaders  # ends the persistent workers before the next worker count
     rows.append({"bench": bench, "what": f"first use: building the decoded cache of {n} images ({os.cpu_count()} threads)",
                  "segkit": f"{n / build:.1f} images/s", "reference": "", "ratio": "", "target": ""})

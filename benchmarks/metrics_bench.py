@@ -34,17 +34,17 @@ def confusion_matrix(tmp, median_time):
     if not torch.equal(matrix.update(pred, target), reference):
         raise AssertionError("ConfusionMatrix.update and the plain kernel disagree: fix the metric before timing it")
     bench = "confusion matrix update from class indices"
-    segkit, kernel = timing.compare(lambda: matrix.update(pred, target), lambda: plain_kernel(pred, target), repeats=4 * timing.REPEATS)
-    rows = [timing.row(bench, f"{WHAT}; segkit (ignore handling, value checks) vs plain `bincount(where(...))` kernel (no checks)",
-                    segkit, kernel, "≤ 1.1x")]
+    kernel = timing.compare(lambda: matrix.update(pred, target), lambda: plain_kernel(pred, target), repeats=4 * timing.REPEATS)
+    rows = [timing.compared(bench, f"{WHAT}; segkit (ignore handling, value checks) vs plain `bincount(where(...))` kernel (no checks)",
+                            kernel, "≤ 1.1x")]
     if not timing.installed("torchmetrics"):
         return rows + [timing.not_installed(bench, f"{WHAT}; vs torchmetrics MulticlassConfusionMatrix", "torchmetrics")]
     theirs = _torchmetrics_matrix()
     theirs.update(pred, target)
     if not torch.equal(theirs.compute(), reference):
         raise AssertionError("torchmetrics' confusion matrix disagrees with the plain kernel on the bench batch")
-    segkit, other = timing.compare(lambda: matrix.update(pred, target), lambda: theirs.update(pred, target), repeats=4 * timing.REPEATS)
-    return rows + [timing.row(bench, f"{WHAT}; vs torchmetrics MulticlassConfusionMatrix.update (validate_args=True)", segkit, other)]
+    other = timing.compare(lambda: matrix.update(pred, target), lambda: theirs.update(pred, target), repeats=4 * timing.REPEATS)
+    return rows + [timing.compared(bench, f"{WHAT}; vs torchmetrics MulticlassConfusionMatrix.update (validate_args=True)", other)]
 
 
 def metrics_update(tmp, median_time):
@@ -57,5 +57,4 @@ def metrics_update(tmp, median_time):
     theirs.update(logits, target)
     if not torch.equal(matrix.update(logits, target), theirs.compute()):
         raise AssertionError("ConfusionMatrix and torchmetrics disagree on the logits of the bench batch")
-    segkit, other = timing.compare(lambda: matrix.update(logits, target), lambda: theirs.update(logits, target))
-    return [timing.row(bench, what, segkit, other)]
+    return [timing.compared(bench, what, timing.compare(lambda: matrix.update(logits, target), lambda: theirs.update(logits, target)))]

@@ -34,13 +34,13 @@ class _Interleave(Callback):
         self.mark = time.perf_counter()
 
 
-def _interleaved_epochs(trainer, other) -> tuple[float, float]:
-    "Median wall times (Trainer epoch, `other()`) over Trainer epochs 2.. and the `other` calls between them (A B A B ...)."
+def _interleaved_epochs(trainer, other) -> timing.Comparison:
+    "Trainer epochs 2.. against the `other` calls made right after each of them (A B A B ...): one ratio per pair."
     timer = _Interleave(other)
     trainer.recorder.callbacks.append(timer)
     trainer.quiet = True
     trainer.fit()
-    return statistics.median(timer.segkit[1:]), statistics.median(timer.reference[1:])  # the first of each warms up
+    return timing.Comparison.of(timer.segkit[1:], timer.reference[1:])  # the first of each warms up
 
 
 def _hand_loop(model, loss_fn, train, val, batch_size, lr):
@@ -64,10 +64,9 @@ def trainer_overhead(tmp, median_time):
                                           optimizer="adamw", lr=1e-3, width=224, height=126, batch_size=4, epochs=epochs)
     hand = _hand_loop(copy.deepcopy(model), build_experiment_loss(cfg, train), train, val, 4, 1e-3)
     trainer = build_experiment_trainer(cfg, model, build_experiment_loss(cfg, train), train, val, root)
-    segkit, reference = _interleaved_epochs(trainer, hand)
-    return [timing.row("trainer overhead (ViT-S/14 + ConvNeXt, 224x126, batch 4, 16 train / 4 val images)",
-                       "whole epoch incl. its checkpoint + history writes (waited for, none overlaps the next epoch): segkit Trainer vs hand-written loop (same loss, AdamW)",
-                       segkit, reference, "≤ 1.03x")]
+    return [timing.compared("trainer overhead (ViT-S/14 + ConvNeXt, 224x126, batch 4, 16 train / 4 val images)",
+                            "whole epoch incl. its checkpoint + history writes (waited for, none overlaps the next epoch): segkit Trainer vs hand-written loop (same loss, AdamW)",
+                            _interleaved_epochs(trainer, hand), "≤ 1.03x")]
 
 
 def _head_only(model, cfg, train, val):
@@ -102,11 +101,11 @@ def feature_cache(tmp, median_time):
         limit = _head_only(model, cfg, train, val)
         trainer = build_experiment_trainer(cfg, model, build_experiment_loss(cfg, train), train, val, root)
         times[cache] = _interleaved_epochs(trainer, limit)
-        ratios[cache] = times[cache][0] / times[cache][1]
+        ratios[cache] = times[cache].ratio
     bench = "feature cache (phase 1: frozen ViT-S/14 + ConvNeXt, 476x266, batch 2, 16 train / 4 val images)"
-    return [timing.row(bench, "cached epoch (Trainer, whole epoch incl. its checkpoint + history writes) vs head-only limit (precomputed features: head fwd+bwd+step, val fwd)",
-                       *times["memory"], "≤ 1.2x"),
-            timing.row(bench, "epoch without the cache (Trainer) vs head-only limit", *times["off"]),
+    return [timing.compared(bench, "cached epoch (Trainer, whole epoch incl. its checkpoint + history writes) vs head-only limit (precomputed features: head fwd+bwd+step, val fwd)",
+                            times["memory"], "≤ 1.2x"),
+            timing.compared(bench, "epoch without the cache (Trainer) vs head-only limit", times["off"]),
             dict(bench=bench, what="cache speed-up: epoch without / with the cache (each against the same limit, interleaved)",
                  segkit=f"{ratios['off'] / ratios['memory']:.1f}x", reference=f"limit {ratios['off']:.1f}x", ratio="", target="")]
 
@@ -144,7 +143,7 @@ def _bf16_step(tmp, width=644, height=364):
     if torch.equal(grids["bf16"], grids["fp32"]):
         raise AssertionError("the backbone's bf16 and fp32 forwards agree exactly: the bf16 rows would not measure bf16")
     bench = f"phase 3 training step (frozen ViT-B/14 + UPerNet, {width}x{height}, batch 2, CPU; native bf16: {cpu_bf16_supported()})"
-    frozen_bf16, fp32 = timing.compare(step("bf16", False), step("fp32", False), repeats=min(3, timing.REPEATS))
-    whole_bf16, fp32_again = timing.compare(step("auto", True), step("fp32", False), repeats=min(3, timing.REPEATS))
-    return [timing.row(bench, "step with the frozen backbone's forward in bf16 (segkit's 'auto' here) vs all fp32", frozen_bf16, fp32),
-            timing.row(bench, "step with bf16 autocast for the whole forward (mixed_precision='bf16') vs all fp32", whole_bf16, fp32_again)]
+    frozen = timing.compare(step("bf16", False), step("fp32", False), repeats=min(3, timing.REPEATS))
+    whole = timing.compare(step("auto", True), step("fp32", False), repeats=min(3, timing.REPEATS))
+    return [timing.compared(bench, "step with the frozen backbone's forward in bf16 (segkit's 'auto' here) vs all fp32", frozen),
+            timing.compared(bench, "step with bf16 autocast for the whole forward (mixed_precision='bf16') vs all fp32", whole)]

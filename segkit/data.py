@@ -172,14 +172,14 @@ def build_transforms(augment: str = "none", size: tuple[int, int] | None = None,
 
 # %% ../nbs/02_data.ipynb #0c8e1036
 def normalize_images(images: torch.Tensor) -> torch.Tensor:
-    "ImageNet-normalised float32 images from uint8 images (B, 3, H, W) or (3, H, W), on their own device."
+    "ImageNet-normalised float32 images (contiguous) from uint8 images (B, 3, H, W) or (3, H, W) in any memory layout, on their own device."
     if images.dtype != torch.uint8:
         raise TypeError(f"normalize_images expects uint8 images (from build_transforms(..., normalize=False)), got {images.dtype}; "
                         "images normalised by the transform must not be normalised again.")
     shape = (3, 1, 1) if images.ndim == 3 else (1, 3, 1, 1)
     mean = torch.tensor(IMAGENET_MEAN, device=images.device).mul_(255).view(shape)
     std = torch.tensor(IMAGENET_STD, device=images.device).mul_(255).view(shape)
-    return images.float().sub_(mean).div_(std)
+    return images.to(torch.float32, memory_format=torch.contiguous_format).sub_(mean).div_(std)  # the layout the model gets without workers
 
 # %% ../nbs/02_data.ipynb #5d6fba53
 def normalize_uint8_input(module: torch.nn.Module, args: tuple):
@@ -351,11 +351,22 @@ def _byte_mask(sample):
     low, high = torch.aminmax(mask)
     return mask.to(torch.uint8) if low >= 0 and high <= 255 else None
 
+def _hwc_image(sample):
+    "The sample's uint8 (3, H, W) image (its first item) as the contiguous (H, W, 3) array it is a view of (`ToTensorV2`), else None."
+    image = sample[0] if isinstance(sample, (list, tuple)) else None
+    if not (isinstance(image, torch.Tensor) and image.dtype == torch.uint8 and image.ndim == 3): return None
+    hwc = image.permute(1, 2, 0)
+    return hwc if hwc.is_contiguous() else None
+
 def compact_collate(batch):
-    "`default_collate` with the masks (each sample's last item) stacked as uint8 when every mask's classes fit a byte."
+    """`default_collate`, with the masks (each sample's last item) stacked as uint8 when every mask's classes fit a byte
+    and uint8 images (the first item) stacked in their own byte order (H, W, 3): a (B, 3, H, W) view, channels last."""
     masks = [_byte_mask(sample) for sample in batch]
     if all(m is not None for m in masks): batch = [(*sample[:-1], m) for sample, m in zip(batch, masks)]
-    return default_collate(batch)
+    images = [_hwc_image(sample) for sample in batch]
+    if not all(i is not None for i in images): return default_collate(batch)
+    images, *rest = default_collate([(i, *sample[1:]) for sample, i in zip(batch, images)])
+    return [images.permute(0, 3, 1, 2), *rest]
 
 def as_class_indices(masks: torch.Tensor) -> torch.Tensor:
     "int64 class indices of a mask batch: a compact (uint8) batch becomes int64 (on its own device), any other is returned as it is."
