@@ -198,6 +198,7 @@ class SegmentationDataset(Dataset):
         self.decoded = None  # a DecodedImages cache (`cache_decoded`), read instead of the files
 
     shares_epoch = True  # `make_loader` may keep workers across epochs: `set_epoch` reaches them
+    byte_masks = False  # True in the workers of make_loader(compact_masks=True): a uint8 mask stays uint8
     @property
     def epoch(self) -> int: return int(self._epoch)
     @epoch.setter
@@ -226,7 +227,8 @@ class SegmentationDataset(Dataset):
         if self.aug_seed is not None:
             self.transform.set_random_seed(int(np.random.SeedSequence([self.aug_seed, self.epoch, i]).generate_state(1)[0]))
         out = self.transform(image=image, mask=mask)
-        return out["image"], torch.as_tensor(out["mask"]).long()
+        mask = torch.as_tensor(out["mask"])
+        return out["image"], mask if self.byte_masks and mask.dtype == torch.uint8 else mask.long()
 
     def subset(self, indices: Sequence[int], transform: A.Compose | None = None) -> "SegmentationDataset":
         "The samples at `indices`, with `transform` (default: this dataset's)."
@@ -347,6 +349,7 @@ def seed_worker(worker_id: int):
 def _byte_mask(sample):
     "The sample's int64 mask (its last item) as uint8 when its classes fit a byte, else None."
     mask = sample[-1] if isinstance(sample, (list, tuple)) else None
+    if isinstance(mask, torch.Tensor) and mask.dtype == torch.uint8: return mask  # a `byte_masks` dataset's, in a worker
     if not (isinstance(mask, torch.Tensor) and mask.dtype == torch.int64 and mask.numel()): return None
     low, high = torch.aminmax(mask)
     return mask.to(torch.uint8) if low >= 0 and high <= 255 else None
@@ -357,6 +360,12 @@ def _hwc_image(sample):
     if not (isinstance(image, torch.Tensor) and image.dtype == torch.uint8 and image.ndim == 3): return None
     hwc = image.permute(1, 2, 0)
     return hwc if hwc.is_contiguous() else None
+
+def _byte_mask_worker(worker_id: int):
+    "`seed_worker`, and this worker's copy of a `SegmentationDataset` hands over uint8 masks as they are (`byte_masks`)."
+    seed_worker(worker_id)
+    ds = torch.utils.data.get_worker_info().dataset
+    if isinstance(ds, SegmentationDataset): ds.byte_masks = True  # the worker's copy: the caller's dataset is unchanged
 
 def compact_collate(batch):
     """`default_collate`, with the masks (each sample's last item) stacked as uint8 when every mask's classes fit a byte
@@ -379,7 +388,8 @@ def make_loader(ds: Dataset, batch_size: int, train: bool, num_workers: int | No
     if num_workers is None: num_workers = min(4, os.cpu_count() or 1)
     persistent = num_workers > 0 and (getattr(ds, "shares_epoch", False) or not hasattr(ds, "set_epoch"))
     return DataLoader(ds, batch_size=batch_size, shuffle=train, drop_last=train and len(ds) > batch_size,
-                      num_workers=num_workers, pin_memory=torch.cuda.is_available(), worker_init_fn=seed_worker,
+                      num_workers=num_workers, pin_memory=torch.cuda.is_available(),
+                      worker_init_fn=_byte_mask_worker if compact_masks else seed_worker,
                       generator=torch.Generator().manual_seed(seed), persistent_workers=persistent,
                       collate_fn=compact_collate if compact_masks and num_workers > 0 else None)
 
