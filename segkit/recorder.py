@@ -76,11 +76,14 @@ def unwrap_model(model: nn.Module) -> nn.Module:
     return model
 
 def trainable_state_dict(model: nn.Module,
-                         clone: bool = True):  # False: the live tensors (on the CPU), for a state serialised at once
+                         clone: bool = True,  # False: the live tensors (on the CPU), for a state serialised at once
+                         cpu: bool = True):  # False (with clone=False): the live tensors on their device, for a snapshot that copies them
     "State dict without the frozen (requires_grad=False) parameters."
     state = unwrap_model(model).state_dict(keep_vars=True)  # the tensors themselves: frozen ones are dropped without a detach or copy
-    return {k: v.detach().cpu().clone() if clone else v.detach().cpu() for k, v in state.items()
-            if not (isinstance(v, nn.Parameter) and not v.requires_grad)}
+    def tensor(v):
+        v = v.detach()
+        return v.cpu().clone() if clone else v.cpu() if cpu else v
+    return {k: tensor(v) for k, v in state.items() if not (isinstance(v, nn.Parameter) and not v.requires_grad)}
 
 def load_trainable_state_dict(model: nn.Module, state: dict, source: str = "checkpoint"):
     "Load a `trainable_state_dict` (also one saved from a `torch.compile`d model); every missing key must be a frozen parameter."

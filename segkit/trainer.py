@@ -355,13 +355,13 @@ def _evaluate_mid_epoch(self: Trainer):
 # %% ../nbs/33_trainer.ipynb #9155c397
 @patch
 def _save(self: Trainer, name: str, full: bool, background: bool = False):
-    state = {"model": trainable_state_dict(self.model, clone=False), "epoch": self.epoch, "step": self.step,
+    state = {"model": trainable_state_dict(self.model, clone=False, cpu=not background), "epoch": self.epoch, "step": self.step,
              "weights_source": getattr(unwrap_model(self.model), "weights_source", None)}
     if full:
         scaler = self.accelerator.scaler
         state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                      scaler=scaler.state_dict() if scaler is not None else None)
-    self.recorder.save(name, state, full, background)  # serialised before it returns: no copy of the live tensors needed
+    self.recorder.save(name, state, full, background)  # background: its snapshot is the one copy to the host; else written before it returns
 
 @patch
 def _restore(self: Trainer, resume: bool | str | Path):
