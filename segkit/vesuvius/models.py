@@ -262,8 +262,10 @@ def sliding_window_inference(model: nn.Module,  # returns logits (B, K, *patch) 
             for s, window_logits in zip(slices, predicted): logits[(slice(None), *s)].addcmul_(window_logits, weights)
     finally: model.train(was_training)
     inside = [slice(b, b + s) for b, s in zip(before, shape)]
-    weight_sum = _outer([total[i] for total, i in zip(_axis_weight_sums(axes, starts, padded.shape[1:]), inside)])
-    return logits[(slice(None), *inside)].div_(weight_sum.to(device, torch.float32))
+    # per-axis sums in float64, their product in float32 on the device: a float64 volume of weights took 44 of the 80 ms
+    # the loop's own work costs at 160³, against 5 ms now (relative difference 3e-7)
+    weight_sum = _outer([total[i].to(device, torch.float32) for total, i in zip(_axis_weight_sums(axes, starts, padded.shape[1:]), inside)])
+    return logits[(slice(None), *inside)].div_(weight_sum)
 
 # %% ../../nbs/62_vesuvius.models.ipynb #d49cbde1
 def predict_probabilities(model: nn.Module, volume: np.ndarray, patch_size: Sequence[int] = (128, 128, 128), **window_kwargs) -> np.ndarray:
